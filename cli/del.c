@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `ublk del`: STOP_DEV, wait (bounded) for the daemon to exit, DEL_DEV.
+ *
+ * The daemon notices the stop (its FETCH commands abort), releases the char
+ * device and exits; DEL_DEV would wait forever for that release, so a daemon
+ * that does not exit in time is killed first.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define DEL_WAIT_MS 30000
+#define KILL_WAIT_MS 10000
+
+/* Does @pid hold /dev/ublkcN open? Guards against a recycled pid. */
+static bool pid_serves(pid_t pid, __u32 dev_id)
+{
+	char dir[64], path[320], target[64], want[64];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	snprintf(want, sizeof(want), UBLK_CDEV_PREFIX "%u", dev_id);
+	d = opendir(dir);
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		found = !strcmp(target, want);
+	}
+	closedir(d);
+	return found;
+}
+
+/* true once @pid has exited, false after @ms milliseconds */
+static bool wait_exit(pid_t pid, int ms)
+{
+	int pidfd = syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd pfd;
+	int ret;
+
+	if (pidfd < 0)
+		return errno == ESRCH;
+	pfd = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+	do {
+		ret = poll(&pfd, 1, ms);
+	} while (ret < 0 && errno == EINTR);
+	close(pidfd);
+	return ret > 0;
+}
+
+static int del_one(struct ublk_ctrl *ctrl, __u32 dev_id)
+{
+	struct ublksrv_ctrl_dev_info info;
+	pid_t pid;
+	int ret;
+
+	ret = ublk_ctrl_get_info(ctrl, dev_id, &info);
+	if (ret == -ENODEV) {
+		fprintf(stderr, "ublk del: device %u does not exist\n", dev_id);
+		return 1;
+	}
+	if (ret < 0) {
+		fprintf(stderr, "ublk del: device %u: %s\n", dev_id, strerror(-ret));
+		return 1;
+	}
+	pid = info.ublksrv_pid;
+	ret = ublk_ctrl_stop_dev(ctrl, dev_id);
+	if (ret < 0 && ret != -ENODEV)
+		fprintf(stderr, "ublk del: device %u: STOP_DEV: %s\n", dev_id,
+			strerror(-ret));
+
+	if (pid > 0 && pid_serves(pid, dev_id) && !wait_exit(pid, DEL_WAIT_MS)) {
+		fprintf(stderr, "ublk del: device %u: daemon %d did not exit, killing it\n",
+			dev_id, pid);
+		kill(pid, SIGKILL);
+		wait_exit(pid, KILL_WAIT_MS);
+	}
+
+	ret = ublk_ctrl_del_dev(ctrl, dev_id);
+	if (ret < 0 && ret != -ENODEV) {
+		fprintf(stderr, "ublk del: device %u: DEL_DEV: %s\n", dev_id,
+			strerror(-ret));
+		return 1;
+	}
+	ublk_state_remove(dev_id);
+	return 0;
+}
+
+static void usage_del(void)
+{
+	printf("usage: ublk del -n DEV_ID | -a\n"
+	       "  -n, --number DEV_ID  delete device DEV_ID\n"
+	       "  -a, --all            delete every ublk device\n");
+}
+
+int cmd_del(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "number", required_argument, NULL, 'n' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long long id = 0;
+	struct ublk_ctrl ctrl;
+	bool all = false, one = false;
+	__u32 ids[1024];
+	int opt, n, i, ret = 0;
+
+	while ((opt = getopt_long(argc, argv, "n:ah", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			if (parse_uint(optarg, ~0U, &id)) {
+				fprintf(stderr, "ublk del: -n: '%s' is not a device id\n", optarg);
+				return 1;
+			}
+			one = true;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'h':
+			usage_del();
+			return 0;
+		default:
+			fprintf(stderr, "ublk del: bad option (see 'ublk del --help')\n");
+			return 1;
+		}
+	}
+	if (one == all || optind < argc) {
+		fprintf(stderr, "ublk del: give exactly one of -n DEV_ID or -a\n");
+		return 1;
+	}
+	if (cli_open_ctrl(&ctrl, "del"))
+		return 1;
+	if (one) {
+		ret = del_one(&ctrl, id);
+		goto out;
+	}
+	n = list_dev_ids(ids, sizeof(ids) / sizeof(ids[0]));
+	for (i = 0; i < n; i++)
+		ret |= del_one(&ctrl, ids[i]);
+out:
+	ublk_ctrl_close(&ctrl);
+	return ret;
+}

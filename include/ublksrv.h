@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libublksrv: serve a ublk block device from userspace.
+ *
+ * A device has one io_uring and one thread per hardware queue. Each queue
+ * thread keeps a FETCH command pending for every tag; when the kernel hands
+ * a request over, the target's queue_io() starts it (usually by queueing
+ * backing I/O on the same ring) and ublk_complete_io() commits the result,
+ * which also fetches the tag's next request.
+ */
+#ifndef UBLKSRV_H
+#define UBLKSRV_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <syslog.h> /* LOG_* priorities for ublk_log() */
+
+#include "ublk_cmd.h"
+
+#define UBLKSRV_VERSION "0.1.0"
+
+#define UBLK_CTRL_DEV	  "/dev/ublk-control"
+#define UBLK_CDEV_PREFIX  "/dev/ublkc"
+#define UBLK_BDEV_PREFIX  "/dev/ublkb"
+#define UBLK_RUN_DIR	  "/run/ublksrvd"
+#define UBLK_MAX_QUEUES	  32
+#define UBLK_DEF_QUEUES	  1
+#define UBLK_DEF_DEPTH	  128
+#define UBLK_DEF_IO_BYTES (512U << 10)
+#define UBLK_MAX_TGT_FDS  4
+
+/* ---- control device ---------------------------------------------------- */
+
+struct ublk_ctrl {
+	int fd;
+	struct io_uring ring;
+};
+
+int ublk_ctrl_open(struct ublk_ctrl *ctrl);
+void ublk_ctrl_close(struct ublk_ctrl *ctrl);
+
+int ublk_ctrl_get_features(struct ublk_ctrl *ctrl, __u64 *features);
+/* info->dev_id: wanted id, or -1U for any; updated with the kernel's view. */
+int ublk_ctrl_add_dev(struct ublk_ctrl *ctrl, struct ublksrv_ctrl_dev_info *info);
+int ublk_ctrl_del_dev(struct ublk_ctrl *ctrl, __u32 dev_id);
+int ublk_ctrl_get_info(struct ublk_ctrl *ctrl, __u32 dev_id,
+		       struct ublksrv_ctrl_dev_info *info);
+int ublk_ctrl_set_params(struct ublk_ctrl *ctrl, __u32 dev_id,
+			 const struct ublk_params *params);
+int ublk_ctrl_get_params(struct ublk_ctrl *ctrl, __u32 dev_id,
+			 struct ublk_params *params);
+int ublk_ctrl_start_dev(struct ublk_ctrl *ctrl, __u32 dev_id, pid_t daemon_pid);
+int ublk_ctrl_stop_dev(struct ublk_ctrl *ctrl, __u32 dev_id);
+int ublk_ctrl_get_affinity(struct ublk_ctrl *ctrl, __u32 dev_id, __u16 q_id,
+			   cpu_set_t *set);
+int ublk_ctrl_start_recovery(struct ublk_ctrl *ctrl, __u32 dev_id);
+int ublk_ctrl_end_recovery(struct ublk_ctrl *ctrl, __u32 dev_id,
+			   pid_t daemon_pid);
+
+const char *ublk_state_name(unsigned int state);
+/* Name of UBLK_F_* bit @bit, or NULL if this build does not know it. */
+const char *ublk_feature_name(unsigned int bit);
+
+/* ---- serving a device -------------------------------------------------- */
+
+/* How request data moves between the block layer and the backing I/O. */
+enum ublk_data_mode {
+	UBLK_DATA_COPY,	     /* kernel copies to/from a per-tag buffer */
+	UBLK_DATA_USER_COPY, /* daemon copies with read/write on /dev/ublkcN */
+	UBLK_DATA_AUTO_ZC,   /* request pages auto-registered as fixed buffer */
+};
+
+const char *ublk_data_mode_name(enum ublk_data_mode mode);
+
+struct ublk_dev;
+struct ublk_queue;
+struct json_writer;
+
+/* Everything `ublk add` can say about a device, whatever its target. */
+struct ublk_dev_opts {
+	const struct ublk_tgt_ops *tgt;
+	int dev_id; /* -1: let the kernel choose */
+	unsigned int nr_queues;
+	unsigned int depth;
+	unsigned int max_io_bytes;
+	enum ublk_data_mode data_mode;
+	__u64 extra_flags; /* UBLK_F_* the caller asks for on top */
+	/* target options */
+	const char *file;
+	__u64 size; /* null: bytes; 0 means default */
+	bool buffered_io;
+	bool foreground;
+};
+
+void ublk_dev_opts_init(struct ublk_dev_opts *opts);
+
+struct ublk_tgt_ops {
+	const char *name;
+	/*
+	 * Open backing resources and fill dev->params and dev->tgt. Must not
+	 * leave anything open on failure. Runs before the device exists, so
+	 * bad input never creates a device.
+	 */
+	int (*init)(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
+	void (*deinit)(struct ublk_dev *dev);
+	/*
+	 * Start request @tag. Returns the number of SQEs queued (the target
+	 * completes the request later from io_done()), 0 if the target already
+	 * called ublk_complete_io(), or -errno to fail the request.
+	 */
+	int (*queue_io)(struct ublk_queue *q, int tag,
+			const struct ublksrv_io_desc *iod);
+	/* A CQE of target I/O queued by queue_io(). */
+	void (*io_done)(struct ublk_queue *q, int tag,
+			const struct io_uring_cqe *cqe);
+	/* Append target fields to the state/list JSON object. */
+	void (*dump_json)(const struct ublk_dev *dev, struct json_writer *w);
+};
+
+struct ublk_tgt {
+	__u64 dev_size;
+	int nr_fds;
+	int fds[UBLK_MAX_TGT_FDS]; /* registered at fixed index 1 + i */
+	void *priv;
+};
+
+/* Per-tag state, owned by the queue thread. */
+struct ublk_io {
+	void *buf;		/* copy and user-copy modes */
+	int result;		/* accumulated by multi-SQE targets */
+	unsigned short pending; /* target SQEs in flight */
+	unsigned short flags;
+};
+
+#define UBLK_IO_FREE   (1U << 0) /* FETCH aborted: the tag is done */
+#define UBLK_IO_IN_TGT (1U << 1) /* between queue_io() and ublk_complete_io() */
+
+struct ublk_queue {
+	struct ublk_dev *dev;
+	int q_id;
+	int depth;
+	pid_t tid;
+	struct io_uring ring;
+	const struct ublksrv_io_desc *iods;
+	size_t iods_len;
+	struct ublk_io *ios;
+	void *bufs; /* depth * max_io_buf_bytes, zero-filled */
+	size_t bufs_len;
+	unsigned int cmd_inflight; /* FETCH/COMMIT commands pending */
+	unsigned int tgt_inflight; /* requests the target holds */
+	int stop_evfd;		   /* written to abort a queue not yet started */
+	__u64 stop_buf;
+	bool stopping;
+	cpu_set_t affinity;
+	pthread_t thread;
+	int err; /* setup failure, reported to ublk_dev_start() */
+	/* statistics, read racily by the main thread */
+	__u64 nr_io;
+	__u64 nr_io_err;
+};
+
+struct ublk_dev {
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_params params;
+	struct ublk_ctrl ctrl;
+	const struct ublk_tgt_ops *ops;
+	struct ublk_tgt tgt;
+	enum ublk_data_mode data_mode;
+	int cdev_fd;
+	int nr_queues_started;
+	struct ublk_queue *queues;
+	int ready_evfd; /* written by each queue thread once set up */
+	int exit_evfd;	/* written by each queue thread as it exits */
+	char errmsg[256];
+};
+
+/* Record why setup failed; ublk_dev_create/start callers print it. */
+void ublk_dev_err(struct ublk_dev *dev, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Create the device: check kernel features, initialise the target, ADD_DEV
+ * and SET_PARAMS. On failure everything is undone and dev->errmsg says why.
+ */
+int ublk_dev_create(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
+/* Start the queue threads and START_DEV; on failure the device is deleted. */
+int ublk_dev_start(struct ublk_dev *dev);
+/*
+ * Serve until the device is stopped: by STOP_DEV from elsewhere (`ublk del`)
+ * or by SIGTERM/SIGINT, which this turns into STOP_DEV. The caller blocks
+ * those signals in every thread before ublk_dev_create().
+ */
+int ublk_dev_run(struct ublk_dev *dev);
+/* Join the queues, release the char device and target, then DEL_DEV. */
+void ublk_dev_destroy(struct ublk_dev *dev);
+/* Messages go to stderr, or to syslog once the daemon has detached. */
+void ublk_log_use_syslog(const char *ident);
+void ublk_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- state files ------------------------------------------------------ */
+
+/*
+ * A served device's state lives in $UBLK_RUN_DIR (default /run/ublksrvd) as
+ * N.json, written by the daemon once the device is LIVE, so that other
+ * processes (`ublk list`, `ublk recover`) can see what the kernel does not
+ * know: target, backing file, data mode, queue threads.
+ */
+const char *ublk_run_dir(void);
+int ublk_state_write(const struct ublk_dev *dev);
+/* The file's text (malloc'ed, NUL-terminated), or NULL with errno set. */
+char *ublk_state_read(__u32 dev_id);
+int ublk_state_remove(__u32 dev_id);
+
+/* ---- inside a queue thread --------------------------------------------- */
+
+/*
+ * user_data of SQEs on a queue ring. Commands carry just the tag; target
+ * I/O sets UBLK_UD_TGT and may use op and tgt_data freely.
+ */
+#define UBLK_UD_TGT (1ULL << 63)
+
+static inline __u64 ublk_user_data(unsigned int tag, unsigned int op,
+				   unsigned int tgt_data, bool tgt)
+{
+	return tag | (__u64)(op & 0xff) << 16 | (__u64)(tgt_data & 0xffff) << 24 |
+	       (tgt ? UBLK_UD_TGT : 0);
+}
+
+static inline unsigned int ublk_ud_tag(__u64 ud)
+{
+	return ud & 0xffff;
+}
+
+static inline unsigned int ublk_ud_op(__u64 ud)
+{
+	return (ud >> 16) & 0xff;
+}
+
+static inline unsigned int ublk_ud_tgt_data(__u64 ud)
+{
+	return (ud >> 24) & 0xffff;
+}
+
+static inline bool ublk_ud_is_tgt(__u64 ud)
+{
+	return ud & UBLK_UD_TGT;
+}
+
+/* Fixed-file index of target fd @i on a queue ring (0 is /dev/ublkcN). */
+static inline int ublk_tgt_fixed_fd(int i)
+{
+	return 1 + i;
+}
+
+/* Offset of request @tag's data in the user-copy window of /dev/ublkcN. */
+static inline __u64 ublk_user_copy_pos(__u16 q_id, __u16 tag)
+{
+	return UBLKSRV_IO_BUF_OFFSET + ((__u64)q_id << UBLK_QID_OFF |
+					(__u64)tag << UBLK_TAG_OFF);
+}
+
+/* A free SQE, flushing the ring to the kernel if it is full. */
+struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q);
+/* Commit @res for @tag and fetch its next request. */
+void ublk_complete_io(struct ublk_queue *q, int tag, int res);
+
+#endif /* UBLKSRV_H */

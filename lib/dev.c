@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Device life cycle: create (target init, ADD_DEV, SET_PARAMS), start (queue
+ * threads, START_DEV), run (until stopped), destroy (join, DEL_DEV).
+ *
+ * Every step undoes itself on failure so that bad input never leaves a
+ * half-created device behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "priv.h"
+
+void ublk_dev_opts_init(struct ublk_dev_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->dev_id = -1;
+	opts->nr_queues = UBLK_DEF_QUEUES;
+	opts->depth = UBLK_DEF_DEPTH;
+	opts->max_io_bytes = UBLK_DEF_IO_BYTES;
+	opts->data_mode = UBLK_DATA_COPY;
+}
+
+void ublk_dev_err(struct ublk_dev *dev, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(dev->errmsg, sizeof(dev->errmsg), fmt, ap);
+	va_end(ap);
+}
+
+static int ublk_dev_check_opts(struct ublk_dev *dev,
+			       const struct ublk_dev_opts *opts)
+{
+	if (opts->nr_queues < 1 || opts->nr_queues > UBLK_MAX_QUEUES) {
+		ublk_dev_err(dev, "number of queues must be 1 to %d, not %u",
+			     UBLK_MAX_QUEUES, opts->nr_queues);
+		return -EINVAL;
+	}
+	if (opts->depth < 1 || opts->depth > UBLK_MAX_QUEUE_DEPTH) {
+		ublk_dev_err(dev, "queue depth must be 1 to %d, not %u",
+			     UBLK_MAX_QUEUE_DEPTH, opts->depth);
+		return -EINVAL;
+	}
+	if (opts->max_io_bytes < 4096 || opts->max_io_bytes > (1U << 25) ||
+	    opts->max_io_bytes % 4096) {
+		ublk_dev_err(dev, "max I/O size must be a multiple of 4096 up to 32 MiB");
+		return -EINVAL;
+	}
+	if (opts->dev_id < -1 || opts->dev_id >= (1 << 20)) {
+		ublk_dev_err(dev, "device id %d out of range", opts->dev_id);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static __u64 ublk_mode_flags(enum ublk_data_mode mode)
+{
+	switch (mode) {
+	case UBLK_DATA_USER_COPY:
+		return UBLK_F_USER_COPY;
+	case UBLK_DATA_AUTO_ZC:
+		return UBLK_F_AUTO_BUF_REG;
+	case UBLK_DATA_COPY:
+		break;
+	}
+	return 0;
+}
+
+static int ublk_dev_open_ctrl(struct ublk_dev *dev, __u64 *features)
+{
+	int ret = ublk_ctrl_open(&dev->ctrl);
+
+	if (ret == -ENOENT) {
+		ublk_dev_err(dev, "%s does not exist: load the ublk_drv kernel module (modprobe ublk_drv)",
+			     UBLK_CTRL_DEV);
+		return ret;
+	}
+	if (ret < 0) {
+		ublk_dev_err(dev, "cannot open %s: %s", UBLK_CTRL_DEV, strerror(-ret));
+		return ret;
+	}
+	ret = ublk_ctrl_get_features(&dev->ctrl, features);
+	if (ret < 0) {
+		ublk_dev_err(dev, "GET_FEATURES failed: %s (kernel too old?)",
+			     strerror(-ret));
+		ublk_ctrl_close(&dev->ctrl);
+	}
+	return ret < 0 ? ret : 0;
+}
+
+static int ublk_dev_check_features(struct ublk_dev *dev, __u64 features,
+				   __u64 wanted)
+{
+	__u64 missing = wanted & ~features;
+	unsigned int bit;
+
+	if (!missing)
+		return 0;
+	bit = __builtin_ctzll(missing);
+	ublk_dev_err(dev, "the running kernel's ublk driver lacks UBLK_F_%s",
+		     ublk_feature_name(bit) ?: "?");
+	return -EOPNOTSUPP;
+}
+
+static int ublk_dev_check_size(struct ublk_dev *dev)
+{
+	__u64 lbs = 1ULL << dev->params.basic.logical_bs_shift;
+
+	if (!dev->tgt.dev_size) {
+		ublk_dev_err(dev, "device size is zero");
+		return -EINVAL;
+	}
+	if (dev->tgt.dev_size % lbs) {
+		ublk_dev_err(dev, "size %llu is not a multiple of the logical block size %llu",
+			     (unsigned long long)dev->tgt.dev_size,
+			     (unsigned long long)lbs);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void ublk_dev_set_basic_params(struct ublk_dev *dev)
+{
+	struct ublk_param_basic *b = &dev->params.basic;
+
+	dev->params.types |= UBLK_PARAM_TYPE_BASIC;
+	b->dev_sectors = dev->tgt.dev_size >> 9;
+	b->max_sectors = dev->info.max_io_buf_bytes >> 9;
+	if (b->physical_bs_shift < b->logical_bs_shift)
+		b->physical_bs_shift = b->logical_bs_shift;
+	if (!b->io_min_shift)
+		b->io_min_shift = b->physical_bs_shift;
+	if (!b->io_opt_shift)
+		b->io_opt_shift = b->physical_bs_shift;
+}
+
+static int ublk_dev_add(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+{
+	int ret;
+
+	dev->info.dev_id = opts->dev_id < 0 ? (__u32)-1 : (__u32)opts->dev_id;
+	ret = ublk_ctrl_add_dev(&dev->ctrl, &dev->info);
+	if (ret == -EEXIST) {
+		ublk_dev_err(dev, "device id %d is already in use", opts->dev_id);
+		return ret;
+	}
+	if (ret < 0) {
+		ublk_dev_err(dev, "ADD_DEV failed: %s", strerror(-ret));
+		return ret;
+	}
+
+	ublk_dev_set_basic_params(dev);
+	ret = ublk_ctrl_set_params(&dev->ctrl, dev->info.dev_id, &dev->params);
+	if (ret < 0) {
+		ublk_dev_err(dev, "SET_PARAMS failed: %s", strerror(-ret));
+		ublk_ctrl_del_dev(&dev->ctrl, dev->info.dev_id);
+	}
+	return ret;
+}
+
+int ublk_dev_create(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+{
+	__u64 features = 0;
+	int ret;
+
+	memset(dev, 0, sizeof(*dev));
+	dev->cdev_fd = dev->ready_evfd = dev->exit_evfd = dev->ctrl.fd = -1;
+
+	dev->ops = opts->tgt;
+	if (!dev->ops) {
+		ublk_dev_err(dev, "no target given");
+		return -EINVAL;
+	}
+	ret = ublk_dev_check_opts(dev, opts);
+	if (ret)
+		return ret;
+
+	dev->data_mode = opts->data_mode;
+	dev->info.nr_hw_queues = opts->nr_queues;
+	dev->info.queue_depth = opts->depth;
+	dev->info.max_io_buf_bytes = opts->max_io_bytes;
+	dev->info.flags = UBLK_F_CMD_IOCTL_ENCODE | ublk_mode_flags(opts->data_mode) |
+			  opts->extra_flags;
+	dev->params.basic.logical_bs_shift = 9;
+
+	ret = ublk_dev_open_ctrl(dev, &features);
+	if (ret)
+		return ret;
+	ret = ublk_dev_check_features(dev, features, dev->info.flags);
+	if (ret)
+		goto close_ctrl;
+
+	ret = dev->ops->init(dev, opts);
+	if (ret) {
+		if (!dev->errmsg[0])
+			ublk_dev_err(dev, "%s target setup failed: %s",
+				     dev->ops->name, strerror(-ret));
+		goto close_ctrl;
+	}
+	ret = ublk_dev_check_size(dev);
+	if (ret)
+		goto deinit;
+	ret = ublk_dev_add(dev, opts);
+	if (ret)
+		goto deinit;
+	return 0;
+
+deinit:
+	dev->ops->deinit(dev);
+close_ctrl:
+	ublk_ctrl_close(&dev->ctrl);
+	return ret;
+}
+
+/* devtmpfs (or udev) creates the node shortly after ADD_DEV */
+static int ublk_open_cdev(struct ublk_dev *dev)
+{
+	char path[64];
+	int i;
+
+	snprintf(path, sizeof(path), UBLK_CDEV_PREFIX "%u", dev->info.dev_id);
+	for (i = 0; i < 500; i++) {
+		dev->cdev_fd = open(path, O_RDWR | O_CLOEXEC);
+		if (dev->cdev_fd >= 0)
+			return 0;
+		if (errno != ENOENT)
+			break;
+		usleep(10000);
+	}
+	ublk_dev_err(dev, "cannot open %s: %s", path, strerror(errno));
+	return -errno;
+}
+
+static int ublk_dev_spawn_queues(struct ublk_dev *dev)
+{
+	sigset_t all, old;
+	int i, ret = 0;
+
+	dev->queues = calloc(dev->info.nr_hw_queues, sizeof(*dev->queues));
+	if (!dev->queues)
+		return -ENOMEM;
+
+	/* queue threads never take signals: the main thread handles them */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0; i < dev->info.nr_hw_queues; i++) {
+		struct ublk_queue *q = &dev->queues[i];
+
+		q->dev = dev;
+		q->q_id = i;
+		q->depth = dev->info.queue_depth;
+		q->stop_evfd = eventfd(0, EFD_CLOEXEC);
+		if (q->stop_evfd < 0) {
+			ret = -errno;
+			break;
+		}
+		ublk_ctrl_get_affinity(&dev->ctrl, dev->info.dev_id, i, &q->affinity);
+		ret = -pthread_create(&q->thread, NULL, ublk_queue_thread, q);
+		if (ret) {
+			close(q->stop_evfd);
+			break;
+		}
+		dev->nr_queues_started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		ublk_dev_err(dev, "cannot start queue thread: %s", strerror(-ret));
+	return ret;
+}
+
+static int ublk_dev_wait_ready(struct ublk_dev *dev)
+{
+	int ready = 0, i;
+	eventfd_t v;
+
+	while (ready < dev->nr_queues_started) {
+		if (eventfd_read(dev->ready_evfd, &v) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		ready += v;
+	}
+	for (i = 0; i < dev->nr_queues_started; i++) {
+		int err = dev->queues[i].err;
+
+		if (err) {
+			ublk_dev_err(dev, "queue %d setup failed: %s", i, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+int ublk_dev_start(struct ublk_dev *dev)
+{
+	int ret;
+
+	ret = ublk_open_cdev(dev);
+	if (ret)
+		goto fail;
+	dev->ready_evfd = eventfd(0, EFD_CLOEXEC);
+	dev->exit_evfd = eventfd(0, EFD_CLOEXEC);
+	if (dev->ready_evfd < 0 || dev->exit_evfd < 0) {
+		ret = -errno;
+		ublk_dev_err(dev, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	ret = ublk_dev_spawn_queues(dev);
+	if (ret)
+		goto fail;
+	ret = ublk_dev_wait_ready(dev);
+	if (ret)
+		goto fail;
+
+	/* waits for the partition scan, which our queue threads serve */
+	ret = ublk_ctrl_start_dev(&dev->ctrl, dev->info.dev_id, getpid());
+	if (ret < 0) {
+		ublk_dev_err(dev, "START_DEV failed: %s", strerror(-ret));
+		goto fail;
+	}
+	ublk_ctrl_get_info(&dev->ctrl, dev->info.dev_id, &dev->info);
+	return 0;
+fail:
+	ublk_dev_destroy(dev);
+	return ret;
+}
+
+int ublk_dev_run(struct ublk_dev *dev)
+{
+	struct pollfd pfd[2];
+	bool stopping = false;
+	int exited = 0, sfd;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0)
+		return -errno;
+
+	pfd[0] = (struct pollfd){ .fd = dev->exit_evfd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	while (exited < dev->nr_queues_started) {
+		struct signalfd_siginfo si;
+		eventfd_t v;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if ((pfd[1].revents & POLLIN) &&
+		    read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			ublk_info("dev %u: signal %u, stopping", dev->info.dev_id,
+				  si.ssi_signo);
+			stopping = true;
+			ublk_ctrl_stop_dev(&dev->ctrl, dev->info.dev_id);
+		}
+		if ((pfd[0].revents & POLLIN) && !eventfd_read(dev->exit_evfd, &v)) {
+			exited += v;
+			/* one queue gone means the device cannot be served: stop it */
+			if (!stopping) {
+				stopping = true;
+				ublk_ctrl_stop_dev(&dev->ctrl, dev->info.dev_id);
+			}
+		}
+	}
+	close(sfd);
+	return 0;
+}
+
+static void ublk_dev_join_queues(struct ublk_dev *dev)
+{
+	int i;
+
+	for (i = 0; i < dev->nr_queues_started; i++)
+		eventfd_write(dev->queues[i].stop_evfd, 1);
+	for (i = 0; i < dev->nr_queues_started; i++) {
+		pthread_join(dev->queues[i].thread, NULL);
+		close(dev->queues[i].stop_evfd);
+	}
+	dev->nr_queues_started = 0;
+	free(dev->queues);
+	dev->queues = NULL;
+}
+
+static void ublk_close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void ublk_dev_destroy(struct ublk_dev *dev)
+{
+	int ret;
+
+	if (dev->ctrl.fd < 0)
+		return;
+	ublk_dev_join_queues(dev);
+	/* DEL_DEV waits until the char device is released */
+	ublk_close_fd(&dev->cdev_fd);
+	ublk_close_fd(&dev->ready_evfd);
+	ublk_close_fd(&dev->exit_evfd);
+	dev->ops->deinit(dev);
+
+	ret = ublk_ctrl_del_dev(&dev->ctrl, dev->info.dev_id);
+	if (ret < 0 && ret != -ENODEV)
+		ublk_err("dev %u: DEL_DEV failed: %s", dev->info.dev_id,
+			 strerror(-ret));
+	ublk_ctrl_close(&dev->ctrl);
+}

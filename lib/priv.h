@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* Library internals shared between lib/ files; not installed. */
+#ifndef UBLKSRV_PRIV_H
+#define UBLKSRV_PRIV_H
+
+#include <syslog.h>
+
+#include "ublksrv.h"
+
+#define ublk_err(...)  ublk_log(LOG_ERR, __VA_ARGS__)
+#define ublk_info(...) ublk_log(LOG_INFO, __VA_ARGS__)
+
+void *ublk_queue_thread(void *arg);
+
+static inline size_t ublk_round_up(size_t v, size_t align)
+{
+	return (v + align - 1) / align * align;
+}
+
+#endif

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: MIT
+/*
+ * One hardware queue: its thread, its io_uring and the FETCH/COMMIT cycle.
+ *
+ * The ring is created by the thread that uses it (SINGLE_ISSUER and
+ * DEFER_TASKRUN bind it to that task), and the kernel requires every
+ * COMMIT_AND_FETCH for a tag to come from the task that fetched it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "priv.h"
+
+/* user_data of the stop eventfd read: no tag, no target bit */
+#define UBLK_UD_STOP (1ULL << 62)
+
+struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+
+	if (sqe)
+		return sqe;
+	io_uring_submit(&q->ring);
+	return io_uring_get_sqe(&q->ring);
+}
+
+static void ublk_queue_cmd(struct ublk_queue *q, int tag, __u32 cmd_op, int res)
+{
+	struct io_uring_sqe *sqe = ublk_queue_get_sqe(q);
+	struct ublksrv_io_cmd *cmd;
+
+	if (!sqe) {
+		ublk_err("queue %d: no SQE for tag %d", q->q_id, tag);
+		return;
+	}
+	/* fixed file 0 is /dev/ublkcN */
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, 0, NULL, 0, 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->cmd_op = cmd_op;
+	sqe->user_data = ublk_user_data(tag, _IOC_NR(cmd_op), 0, false);
+
+	cmd = (struct ublksrv_io_cmd *)sqe->cmd;
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->q_id = q->q_id;
+	cmd->tag = tag;
+	cmd->result = res;
+
+	switch (q->dev->data_mode) {
+	case UBLK_DATA_COPY:
+		cmd->addr = (__u64)(uintptr_t)q->ios[tag].buf;
+		break;
+	case UBLK_DATA_AUTO_ZC: {
+		/* the request's pages land at fixed buffer index == tag */
+		struct ublk_auto_buf_reg reg = { .index = tag };
+
+		sqe->addr = ublk_auto_buf_reg_to_sqe_addr(&reg);
+		break;
+	}
+	case UBLK_DATA_USER_COPY:
+		break;
+	}
+	q->cmd_inflight++;
+}
+
+void ublk_complete_io(struct ublk_queue *q, int tag, int res)
+{
+	struct ublk_io *io = &q->ios[tag];
+
+	if (io->flags & UBLK_IO_IN_TGT) {
+		io->flags &= ~UBLK_IO_IN_TGT;
+		q->tgt_inflight--;
+	}
+	if (res < 0)
+		q->nr_io_err++;
+	ublk_queue_cmd(q, tag, UBLK_U_IO_COMMIT_AND_FETCH_REQ, res);
+}
+
+static void ublk_handle_io(struct ublk_queue *q, int tag)
+{
+	struct ublk_io *io = &q->ios[tag];
+	int ret;
+
+	q->nr_io++;
+	io->result = 0;
+	io->pending = 0;
+	io->flags |= UBLK_IO_IN_TGT;
+	q->tgt_inflight++;
+
+	ret = q->dev->ops->queue_io(q, tag, &q->iods[tag]);
+	if (ret < 0)
+		ublk_complete_io(q, tag, ret);
+}
+
+static void ublk_handle_cqe(struct ublk_queue *q, const struct io_uring_cqe *cqe)
+{
+	unsigned int tag = ublk_ud_tag(cqe->user_data);
+
+	if (cqe->user_data == UBLK_UD_STOP) {
+		q->stopping = true;
+		return;
+	}
+	if (tag >= (unsigned int)q->depth) {
+		ublk_err("queue %d: CQE with bad tag %u", q->q_id, tag);
+		return;
+	}
+	if (ublk_ud_is_tgt(cqe->user_data)) {
+		q->dev->ops->io_done(q, tag, cqe);
+		return;
+	}
+
+	q->cmd_inflight--;
+	if (cqe->res == UBLK_IO_RES_OK) {
+		ublk_handle_io(q, tag);
+		return;
+	}
+	/* ABORT: the device is going away; anything else is a bug of ours */
+	if (cqe->res != UBLK_IO_RES_ABORT)
+		ublk_err("queue %d tag %u: io command failed: %s", q->q_id, tag,
+			 strerror(-cqe->res));
+	q->ios[tag].flags |= UBLK_IO_FREE;
+}
+
+static void ublk_queue_loop(struct ublk_queue *q)
+{
+	while (!q->stopping && (q->cmd_inflight || q->tgt_inflight)) {
+		struct io_uring_cqe *cqe;
+		unsigned int head, n = 0;
+		int ret;
+
+		ret = io_uring_submit_and_wait(&q->ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+			ublk_err("queue %d: io_uring_enter: %s", q->q_id,
+				 strerror(-ret));
+			break;
+		}
+		io_uring_for_each_cqe(&q->ring, head, cqe) {
+			ublk_handle_cqe(q, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&q->ring, n);
+	}
+}
+
+static int ublk_queue_map_iods(struct ublk_queue *q)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+	size_t max_len = ublk_round_up(UBLK_MAX_QUEUE_DEPTH *
+				       sizeof(struct ublksrv_io_desc), page);
+	void *p;
+
+	q->iods_len = ublk_round_up(q->depth * sizeof(struct ublksrv_io_desc), page);
+	p = mmap(NULL, q->iods_len, PROT_READ, MAP_SHARED | MAP_POPULATE,
+		 q->dev->cdev_fd, UBLKSRV_CMD_BUF_OFFSET + q->q_id * max_len);
+	if (p == MAP_FAILED)
+		return -errno;
+	q->iods = p;
+	return 0;
+}
+
+/*
+ * Anonymous memory is zero-filled, so a target that does not fill a READ
+ * buffer (null) returns zeroes, never stale daemon memory; pages are only
+ * allocated once touched.
+ */
+static int ublk_queue_alloc_bufs(struct ublk_queue *q)
+{
+	size_t bytes = q->dev->info.max_io_buf_bytes;
+	int i;
+
+	if (q->dev->data_mode == UBLK_DATA_AUTO_ZC)
+		return io_uring_register_buffers_sparse(&q->ring, q->depth);
+
+	q->bufs_len = bytes * q->depth;
+	q->bufs = mmap(NULL, q->bufs_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (q->bufs == MAP_FAILED) {
+		q->bufs = NULL;
+		return -ENOMEM;
+	}
+	for (i = 0; i < q->depth; i++)
+		q->ios[i].buf = (char *)q->bufs + i * bytes;
+	return 0;
+}
+
+static int ublk_queue_register_files(struct ublk_queue *q)
+{
+	const struct ublk_tgt *tgt = &q->dev->tgt;
+	int fds[1 + UBLK_MAX_TGT_FDS];
+	int i;
+
+	fds[0] = q->dev->cdev_fd;
+	for (i = 0; i < tgt->nr_fds; i++)
+		fds[ublk_tgt_fixed_fd(i)] = tgt->fds[i];
+	return io_uring_register_files(&q->ring, fds, 1 + tgt->nr_fds);
+}
+
+static int ublk_queue_init(struct ublk_queue *q)
+{
+	struct io_uring_params p = {
+		.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
+			 IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE,
+		/* a command and up to two target CQEs per tag, plus stop */
+		.cq_entries = 4 * q->depth,
+	};
+	int ret, i;
+
+	q->tid = gettid();
+	if (CPU_COUNT(&q->affinity))
+		pthread_setaffinity_np(pthread_self(), sizeof(q->affinity),
+				       &q->affinity);
+	/* we sit under the page cache's writeback: don't recurse into it */
+	prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0);
+
+	q->ios = calloc(q->depth, sizeof(*q->ios));
+	if (!q->ios)
+		return -ENOMEM;
+	ret = io_uring_queue_init_params(2 * q->depth, &q->ring, &p);
+	if (ret < 0)
+		return ret;
+	ret = ublk_queue_register_files(q);
+	if (ret < 0)
+		return ret;
+	ret = ublk_queue_map_iods(q);
+	if (ret < 0)
+		return ret;
+	ret = ublk_queue_alloc_bufs(q);
+	if (ret < 0)
+		return ret;
+
+	for (i = 0; i < q->depth; i++)
+		ublk_queue_cmd(q, i, UBLK_U_IO_FETCH_REQ, -1);
+
+	struct io_uring_sqe *sqe = ublk_queue_get_sqe(q);
+
+	io_uring_prep_read(sqe, q->stop_evfd, &q->stop_buf, sizeof(q->stop_buf), 0);
+	sqe->user_data = UBLK_UD_STOP;
+
+	ret = io_uring_submit(&q->ring);
+	return ret < 0 ? ret : 0;
+}
+
+static void ublk_queue_deinit(struct ublk_queue *q)
+{
+	/* closing the ring cancels any FETCH still pending */
+	if (q->ring.ring_fd > 0)
+		io_uring_queue_exit(&q->ring);
+	/* DEL_DEV waits for this mapping to go */
+	if (q->iods)
+		munmap((void *)q->iods, q->iods_len);
+	q->iods = NULL;
+	if (q->bufs)
+		munmap(q->bufs, q->bufs_len);
+	q->bufs = NULL;
+	free(q->ios);
+	q->ios = NULL;
+}
+
+void *ublk_queue_thread(void *arg)
+{
+	struct ublk_queue *q = arg;
+	struct ublk_dev *dev = q->dev;
+
+	q->err = ublk_queue_init(q);
+	eventfd_write(dev->ready_evfd, 1);
+	if (!q->err)
+		ublk_queue_loop(q);
+	ublk_queue_deinit(q);
+	eventfd_write(dev->exit_evfd, 1);
+	return NULL;
+}

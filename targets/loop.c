@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: MIT
+/*
+ * loop: serve a regular file or a block device. All backing I/O goes through
+ * the queue's io_uring (fixed file 1), O_DIRECT unless --buffered_io.
+ *
+ * Data modes: copy reads/writes the per-tag buffer; user copy moves the data
+ * between that buffer and the request with a linked pair of SQEs on
+ * /dev/ublkcN; auto zero copy uses READ_FIXED/WRITE_FIXED on the request's
+ * own pages, registered by the kernel at buffer index == tag.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "ublksrv.h"
+
+#define LOOP_FD 0 /* index in dev->tgt.fds */
+
+/* sub-operation in user_data, to tell the CQEs of one request apart */
+enum {
+	LOOP_OP_BACKING = 1, /* read/write/fsync/fallocate on the backing file */
+	LOOP_OP_COPY,	     /* user copy between buffer and request */
+	LOOP_OP_ZERO_RANGE,  /* may fall back to punching a hole */
+};
+
+struct loop_priv {
+	char file[PATH_MAX];
+	bool direct_io;
+	bool blkdev;
+};
+
+static int loop_open(struct ublk_dev *dev, struct loop_priv *lo,
+		     const struct ublk_dev_opts *opts)
+{
+	int flags = O_RDWR | O_CLOEXEC;
+	int fd;
+
+	lo->direct_io = !opts->buffered_io;
+	fd = open(opts->file, flags | (lo->direct_io ? O_DIRECT : 0));
+	if (fd < 0 && errno == EINVAL && lo->direct_io) {
+		/* e.g. a filesystem without O_DIRECT: behave like kernel loop */
+		ublk_log(LOG_NOTICE, "%s: no O_DIRECT support, using buffered I/O",
+			 opts->file);
+		lo->direct_io = false;
+		fd = open(opts->file, flags);
+	}
+	if (fd < 0) {
+		ublk_dev_err(dev, "cannot open backing file '%s': %s", opts->file,
+			     strerror(errno));
+		return -errno;
+	}
+	return fd;
+}
+
+static int loop_size(struct ublk_dev *dev, struct loop_priv *lo, int fd)
+{
+	struct ublk_param_basic *b = &dev->params.basic;
+	struct stat st;
+	int lbs;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode)) {
+		dev->tgt.dev_size = st.st_size;
+		return 0;
+	}
+	if (!S_ISBLK(st.st_mode)) {
+		ublk_dev_err(dev, "backing file '%s' is not a regular file or block device",
+			     lo->file);
+		return -EINVAL;
+	}
+	lo->blkdev = true;
+	if (ioctl(fd, BLKGETSIZE64, &dev->tgt.dev_size) < 0 ||
+	    ioctl(fd, BLKSSZGET, &lbs) < 0)
+		return -errno;
+	/* O_DIRECT on the backing device needs its block size */
+	b->logical_bs_shift = __builtin_ctz(lbs);
+	return 0;
+}
+
+static int loop_init(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+{
+	struct ublk_params *p = &dev->params;
+	struct loop_priv *lo;
+	int fd, ret;
+
+	if (!opts->file) {
+		ublk_dev_err(dev, "the loop target needs a backing file (-f FILE)");
+		return -EINVAL;
+	}
+	if (opts->size) {
+		ublk_dev_err(dev, "the loop target takes its size from the backing file; drop --size");
+		return -EINVAL;
+	}
+	lo = calloc(1, sizeof(*lo));
+	if (!lo)
+		return -ENOMEM;
+	if (!realpath(opts->file, lo->file))
+		snprintf(lo->file, sizeof(lo->file), "%s", opts->file);
+
+	fd = loop_open(dev, lo, opts);
+	if (fd < 0) {
+		free(lo);
+		return fd;
+	}
+	ret = loop_size(dev, lo, fd);
+	if (ret) {
+		close(fd);
+		free(lo);
+		return ret;
+	}
+
+	dev->tgt.fds[LOOP_FD] = fd;
+	dev->tgt.nr_fds = 1;
+	dev->tgt.priv = lo;
+
+	/* we honour FLUSH with fsync and FUA with RWF_DSYNC */
+	p->basic.attrs |= UBLK_ATTR_VOLATILE_CACHE | UBLK_ATTR_FUA;
+	p->types |= UBLK_PARAM_TYPE_DISCARD;
+	p->discard.discard_granularity = 4096;
+	p->discard.max_discard_sectors = UINT_MAX >> 9;
+	p->discard.max_write_zeroes_sectors = UINT_MAX >> 9;
+	p->discard.max_discard_segments = 1;
+	return 0;
+}
+
+static void loop_deinit(struct ublk_dev *dev)
+{
+	if (!dev->tgt.priv)
+		return;
+	close(dev->tgt.fds[LOOP_FD]);
+	free(dev->tgt.priv);
+	dev->tgt.priv = NULL;
+	dev->tgt.nr_fds = 0;
+}
+
+static void loop_prep_sqe(struct ublk_queue *q, struct io_uring_sqe *sqe,
+			  int tag, int sub_op)
+{
+	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->user_data = ublk_user_data(tag, sub_op, 0, true);
+	q->ios[tag].pending++;
+}
+
+/* Read or write the backing file from/to the per-tag buffer or the request. */
+static struct io_uring_sqe *loop_queue_rw(struct ublk_queue *q, int tag,
+					  const struct ublksrv_io_desc *iod,
+					  bool write)
+{
+	struct io_uring_sqe *sqe = ublk_queue_get_sqe(q);
+	unsigned int len = iod->nr_sectors << 9;
+	__u64 off = iod->start_sector << 9;
+	int fd = ublk_tgt_fixed_fd(LOOP_FD);
+
+	if (q->dev->data_mode == UBLK_DATA_AUTO_ZC) {
+		if (write)
+			io_uring_prep_write_fixed(sqe, fd, NULL, len, off, tag);
+		else
+			io_uring_prep_read_fixed(sqe, fd, NULL, len, off, tag);
+	} else {
+		if (write)
+			io_uring_prep_write(sqe, fd, q->ios[tag].buf, len, off);
+		else
+			io_uring_prep_read(sqe, fd, q->ios[tag].buf, len, off);
+	}
+	if (write && (iod->op_flags & UBLK_IO_F_FUA))
+		sqe->rw_flags = RWF_DSYNC;
+	loop_prep_sqe(q, sqe, tag, LOOP_OP_BACKING);
+	return sqe;
+}
+
+/* User copy: move data between the per-tag buffer and the request. */
+static struct io_uring_sqe *loop_queue_copy(struct ublk_queue *q, int tag,
+					    const struct ublksrv_io_desc *iod,
+					    bool to_request)
+{
+	struct io_uring_sqe *sqe = ublk_queue_get_sqe(q);
+	unsigned int len = iod->nr_sectors << 9;
+	__u64 pos = ublk_user_copy_pos(q->q_id, tag);
+
+	/* fixed file 0 is /dev/ublkcN */
+	if (to_request)
+		io_uring_prep_write(sqe, 0, q->ios[tag].buf, len, pos);
+	else
+		io_uring_prep_read(sqe, 0, q->ios[tag].buf, len, pos);
+	loop_prep_sqe(q, sqe, tag, LOOP_OP_COPY);
+	return sqe;
+}
+
+static int loop_queue_read_write(struct ublk_queue *q, int tag,
+				 const struct ublksrv_io_desc *iod, bool write)
+{
+	if (q->dev->data_mode != UBLK_DATA_USER_COPY) {
+		loop_queue_rw(q, tag, iod, write);
+		return 1;
+	}
+	/* links stop the second SQE from running if the first one fails */
+	if (write) {
+		loop_queue_copy(q, tag, iod, false)->flags |= IOSQE_IO_LINK;
+		loop_queue_rw(q, tag, iod, true);
+	} else {
+		loop_queue_rw(q, tag, iod, false)->flags |= IOSQE_IO_LINK;
+		loop_queue_copy(q, tag, iod, true);
+	}
+	return 2;
+}
+
+static int loop_queue_fallocate(struct ublk_queue *q, int tag,
+				const struct ublksrv_io_desc *iod, int mode,
+				int sub_op)
+{
+	struct io_uring_sqe *sqe = ublk_queue_get_sqe(q);
+
+	io_uring_prep_fallocate(sqe, ublk_tgt_fixed_fd(LOOP_FD),
+				mode | FALLOC_FL_KEEP_SIZE,
+				iod->start_sector << 9, (__u64)iod->nr_sectors << 9);
+	loop_prep_sqe(q, sqe, tag, sub_op);
+	return 1;
+}
+
+static int loop_queue_io(struct ublk_queue *q, int tag,
+			 const struct ublksrv_io_desc *iod)
+{
+	struct io_uring_sqe *sqe;
+
+	switch (ublksrv_get_op(iod)) {
+	case UBLK_IO_OP_READ:
+		return loop_queue_read_write(q, tag, iod, false);
+	case UBLK_IO_OP_WRITE:
+		return loop_queue_read_write(q, tag, iod, true);
+	case UBLK_IO_OP_FLUSH:
+		sqe = ublk_queue_get_sqe(q);
+		io_uring_prep_fsync(sqe, ublk_tgt_fixed_fd(LOOP_FD),
+				    IORING_FSYNC_DATASYNC);
+		loop_prep_sqe(q, sqe, tag, LOOP_OP_BACKING);
+		return 1;
+	case UBLK_IO_OP_DISCARD:
+		return loop_queue_fallocate(q, tag, iod, FALLOC_FL_PUNCH_HOLE,
+					    LOOP_OP_BACKING);
+	case UBLK_IO_OP_WRITE_ZEROES:
+		/* NOUNMAP asks to keep the blocks allocated */
+		if (iod->op_flags & UBLK_IO_F_NOUNMAP)
+			return loop_queue_fallocate(q, tag, iod,
+						    FALLOC_FL_ZERO_RANGE,
+						    LOOP_OP_ZERO_RANGE);
+		return loop_queue_fallocate(q, tag, iod, FALLOC_FL_PUNCH_HOLE,
+					    LOOP_OP_BACKING);
+	}
+	return -EOPNOTSUPP;
+}
+
+static void loop_io_done(struct ublk_queue *q, int tag,
+			 const struct io_uring_cqe *cqe)
+{
+	const struct ublksrv_io_desc *iod = &q->iods[tag];
+	unsigned int sub_op = ublk_ud_op(cqe->user_data);
+	struct ublk_io *io = &q->ios[tag];
+	int res = cqe->res;
+
+	io->pending--;
+	/* some filesystems (tmpfs) cannot zero a range in place */
+	if (sub_op == LOOP_OP_ZERO_RANGE && res == -EOPNOTSUPP) {
+		loop_queue_fallocate(q, tag, iod, FALLOC_FL_PUNCH_HOLE,
+				     LOOP_OP_BACKING);
+		return;
+	}
+	/* the first error wins; a cancelled link is a consequence, not a cause */
+	if (res < 0 && (io->result >= 0 || io->result == -ECANCELED))
+		io->result = res;
+	else if (res >= 0 && sub_op == LOOP_OP_BACKING && io->result >= 0)
+		io->result = res;
+	else if (res >= 0 && sub_op == LOOP_OP_COPY &&
+		 (unsigned int)res != iod->nr_sectors << 9 && io->result >= 0)
+		io->result = -EIO;
+
+	if (io->pending)
+		return;
+	if (io->result == -ECANCELED)
+		io->result = -EIO;
+	ublk_complete_io(q, tag, io->result);
+}
+
+static void loop_dump_json(const struct ublk_dev *dev, struct json_writer *w)
+{
+	const struct loop_priv *lo = dev->tgt.priv;
+
+	json_str(w, "file", lo->file);
+	json_uint(w, "dev_size", dev->tgt.dev_size);
+	json_bool(w, "direct_io", lo->direct_io);
+	json_bool(w, "block_device", lo->blkdev);
+}
+
+const struct ublk_tgt_ops loop_tgt_ops = {
+	.name = "loop",
+	.init = loop_init,
+	.deinit = loop_deinit,
+	.queue_io = loop_queue_io,
+	.io_done = loop_io_done,
+	.dump_json = loop_dump_json,
+};

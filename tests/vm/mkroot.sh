@@ -1,0 +1,66 @@
+#!/bin/bash
+# Build (or reuse) the Debian 13 root filesystem the VM tests boot from.
+# Prints the root's path on stdout; everything else goes to stderr.
+#
+# The root lives outside the work tree, keyed by the package list, so a second
+# run reuses it and a fresh machine builds it from nothing (~2 min, ~2 GiB).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${UBLK_VM_CACHE:-/var/cache/ublk-vm}
+mirror=${UBLK_VM_MIRROR:-http://deb.debian.org/debian}
+pkgs=$(grep -v '^#' "$here/packages.txt" | xargs)
+key=$(printf '%s\n%s\n' "$pkgs" "$(sha256sum "$here/mkroot.sh")" | sha256sum | cut -c1-16)
+root=$cache/root-$key
+
+log() { echo "mkroot: $*" >&2; }
+
+if [ -f "$root/.ublk-root-complete" ]; then
+	echo "$root"
+	exit 0
+fi
+
+[ "$(id -u)" = 0 ] || { log "must run as root (debootstrap, chroot)"; exit 1; }
+if ! command -v debootstrap >/dev/null; then
+	log "installing debootstrap"
+	apt-get install -y -qq debootstrap >&2 ||
+		{ apt-get update -qq >&2 && apt-get install -y -qq debootstrap >&2; }
+fi
+
+mkdir -p "$cache"
+tmp=$(mktemp -d "$cache/build.XXXXXX")
+cleanup() {
+	for m in dev/pts dev sys proc; do
+		mountpoint -q "$tmp/$m" 2>/dev/null && umount -l "$tmp/$m"
+	done
+	rm -rf --one-file-system "$tmp"
+}
+trap cleanup EXIT
+
+log "debootstrap trixie into $tmp"
+debootstrap --variant=minbase --include=ca-certificates trixie "$tmp" "$mirror" >&2
+
+cat >"$tmp/etc/apt/sources.list" <<SRC
+deb $mirror trixie main
+deb $mirror trixie-backports main
+SRC
+echo ublk-vm >"$tmp/etc/hostname"
+
+mount -t proc proc "$tmp/proc"
+mount --rbind /sys "$tmp/sys"
+mount --rbind /dev "$tmp/dev"
+
+log "installing packages"
+chroot "$tmp" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+# shellcheck disable=SC2086
+chroot "$tmp" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	--no-install-recommends -t trixie-backports $pkgs >&2
+chroot "$tmp" apt-get clean
+
+for m in dev sys proc; do umount -l "$tmp/$m"; done
+touch "$tmp/.ublk-root-complete"
+rm -rf "$root"
+mv "$tmp" "$root"
+trap - EXIT
+log "root ready: $root"
+echo "$root"

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ublk: create, list and delete ublk block devices served from userspace.
+ * Command-line compatible with ublksrv's `ublk`.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "targets.h"
+
+int cli_open_ctrl(struct ublk_ctrl *ctrl, const char *cmd)
+{
+	int ret = ublk_ctrl_open(ctrl);
+
+	if (ret == -ENOENT)
+		fprintf(stderr, "ublk %s: %s does not exist: load the ublk_drv kernel module (modprobe ublk_drv)\n",
+			cmd, UBLK_CTRL_DEV);
+	else if (ret < 0)
+		fprintf(stderr, "ublk %s: cannot open %s: %s\n", cmd, UBLK_CTRL_DEV,
+			strerror(-ret));
+	return ret;
+}
+
+void usage_add(void)
+{
+	int i;
+
+	printf("usage: ublk add -t TYPE [options]\n"
+	       "  -t, --type TYPE        target:");
+	for (i = 0; ublk_tgt_list[i]; i++)
+		printf(" %s", ublk_tgt_list[i]->name);
+	printf("\n"
+	       "  -n, --number DEV_ID    device id (default: the kernel picks one)\n"
+	       "  -q, --queues N         hardware queues, one thread each (default %d, max %d)\n"
+	       "  -d, --depth N          queue depth (default %d, max %d)\n"
+	       "  -u, --user_copy        move data with read/write on /dev/ublkcN (UBLK_F_USER_COPY)\n"
+	       "  -z, --zero_copy        zero copy: backing I/O on the request's own pages\n"
+	       "                         (UBLK_F_AUTO_BUF_REG)\n"
+	       "      --max_io_size SIZE largest request (default 512K, max 32M)\n"
+	       "      --foreground       serve in this process instead of a daemon\n"
+	       "  null target:\n"
+	       "      --size SIZE        device size, K/M/G/T suffixes (default 250G)\n"
+	       "  loop target:\n"
+	       "  -f, --file FILE        backing regular file or block device (required)\n"
+	       "      --buffered_io      use the page cache instead of O_DIRECT\n",
+	       UBLK_DEF_QUEUES, UBLK_MAX_QUEUES, UBLK_DEF_DEPTH, UBLK_MAX_QUEUE_DEPTH);
+}
+
+static void usage(void)
+{
+	printf("usage: ublk COMMAND [options]\n"
+	       "\n"
+	       "commands:\n"
+	       "  add -t TYPE [options]       create a device and serve it (see 'ublk add --help')\n"
+	       "  del -n DEV_ID | -a          stop and delete devices\n"
+	       "  list [-n DEV_ID] [-v] [--json]\n"
+	       "                              show devices\n"
+	       "  features                    show what the kernel's ublk driver supports\n"
+	       "  help                        this text\n"
+	       "  -V, --version               print the version\n"
+	       "\n");
+	usage_add();
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "help";
+
+	if (!strcmp(cmd, "add"))
+		return cmd_add(argc - 1, argv + 1);
+	if (!strcmp(cmd, "del"))
+		return cmd_del(argc - 1, argv + 1);
+	if (!strcmp(cmd, "list"))
+		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(cmd, "features"))
+		return cmd_features(argc - 1, argv + 1);
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+		usage();
+		return 0;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("ublk %s\n", UBLKSRV_VERSION);
+		return 0;
+	}
+	fprintf(stderr, "ublk: unknown command '%s' (see 'ublk help')\n", cmd);
+	return 1;
+}
