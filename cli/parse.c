@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Command-line parsing for `ublk add`, kept free of side effects for tests. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -8,15 +9,22 @@
 
 #include "cli.h"
 
+/* decimal, or hex with 0x; no sign, no blanks, no octal surprises */
 int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
 {
 	unsigned long long v;
 	char *end;
+	int base = 10;
 
-	if (!s || !*s || *s == '-' || *s == '+')
+	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		if (!isxdigit((unsigned char)s[2]))
+			return -EINVAL;
+	}
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	v = strtoull(s, &end, base);
 	if (errno || *end || end == s)
 		return -EINVAL;
 	if (v > max)
@@ -34,7 +42,7 @@ int parse_size(const char *s, unsigned long long *out)
 	char *end;
 	int shift;
 
-	if (!s || !*s || *s == '-' || *s == '+')
+	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
@@ -44,8 +52,8 @@ int parse_size(const char *s, unsigned long long *out)
 		*out = v;
 		return 0;
 	}
-	p = strchr(suffixes, end[0] & ~0x20);
-	if (!p || !end[0] || (end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B")))
+	p = isalpha((unsigned char)end[0]) ? strchr(suffixes, toupper(end[0])) : NULL;
+	if (!p || (end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B")))
 		return -EINVAL;
 	shift = 10 * (p - suffixes + 1);
 	if (v > (~0ULL >> shift))
@@ -164,7 +172,11 @@ int parse_add_args(int argc, char **argv, struct add_args *a, char *err,
 			snprintf(err, err_len, "option '%s' needs an argument", argv[optind - 1]);
 			return -EINVAL;
 		default:
-			snprintf(err, err_len, "unknown option '%s'", argv[optind - 1]);
+			/* inside a cluster (-xu) optind has not moved on yet */
+			if (!strncmp(argv[optind - 1], "--", 2))
+				snprintf(err, err_len, "unknown option '%s'", argv[optind - 1]);
+			else
+				snprintf(err, err_len, "unknown option '-%c'", optopt);
 			return -EINVAL;
 		}
 	}

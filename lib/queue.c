@@ -19,14 +19,25 @@
 /* user_data of the stop eventfd read: no tag, no target bit */
 #define UBLK_UD_STOP (1ULL << 62)
 
+/*
+ * Never NULL: a full SQ is flushed to the kernel, and the CQ is sized for
+ * every operation that can be in flight, so the flush cannot be refused.
+ */
 struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+	int ret;
 
 	if (sqe)
 		return sqe;
-	io_uring_submit(&q->ring);
-	return io_uring_get_sqe(&q->ring);
+	ret = io_uring_submit(&q->ring);
+	sqe = io_uring_get_sqe(&q->ring);
+	if (!sqe) {
+		ublk_err("queue %d: SQ full and submit failed: %s", q->q_id,
+			 strerror(-ret));
+		abort();
+	}
+	return sqe;
 }
 
 static void ublk_queue_cmd(struct ublk_queue *q, int tag, __u32 cmd_op, int res)
@@ -34,10 +45,6 @@ static void ublk_queue_cmd(struct ublk_queue *q, int tag, __u32 cmd_op, int res)
 	struct io_uring_sqe *sqe = ublk_queue_get_sqe(q);
 	struct ublksrv_io_cmd *cmd;
 
-	if (!sqe) {
-		ublk_err("queue %d: no SQE for tag %d", q->q_id, tag);
-		return;
-	}
 	/* fixed file 0 is /dev/ublkcN */
 	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, 0, NULL, 0, 0);
 	sqe->flags |= IOSQE_FIXED_FILE;
