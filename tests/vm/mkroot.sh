@@ -10,7 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${UBLK_VM_CACHE:-/var/cache/ublk-vm}
 mirror=${UBLK_VM_MIRROR:-http://deb.debian.org/debian}
 pkgs=$(grep -v '^#' "$here/packages.txt" | xargs)
-key=$(printf '%s\n%s\n' "$pkgs" "$(sha256sum "$here/mkroot.sh")" | sha256sum | cut -c1-16)
+# Content only: the same recipe gives the same key from any checkout.
+key=$(printf '%s\n%s\n' "$pkgs" "$(sha256sum <"$here/mkroot.sh")" | sha256sum | cut -c1-16)
 root=$cache/root-$key
 
 log() { echo "mkroot: $*" >&2; }
@@ -46,9 +47,12 @@ deb $mirror trixie-backports main
 SRC
 echo ublk-vm >"$tmp/etc/hostname"
 
+# rslave: unmounting these copies must not propagate to the host's mounts.
 mount -t proc proc "$tmp/proc"
 mount --rbind /sys "$tmp/sys"
+mount --make-rslave "$tmp/sys"
 mount --rbind /dev "$tmp/dev"
+mount --make-rslave "$tmp/dev"
 
 log "installing packages"
 chroot "$tmp" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
@@ -59,7 +63,7 @@ chroot "$tmp" apt-get clean
 
 for m in dev sys proc; do umount -l "$tmp/$m"; done
 touch "$tmp/.ublk-root-complete"
-rm -rf "$root"
+rm -rf --one-file-system "$root"
 mv "$tmp" "$root"
 trap - EXIT
 log "root ready: $root"
