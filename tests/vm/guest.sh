@@ -281,9 +281,8 @@ test|demo|bench|shell) ;;
 	;;
 esac
 
-# The kernel log, as it happens: the console is not kept (vng without
-# --verbose), and an oops must be readable after the VM is gone.
-cat /dev/kmsg >"$out/kmsg.log" 2>/dev/null &
+# The whole kernel log, as it happens (the console shows warnings at most).
+dmesg --follow --decode >"$out/kmsg.log" 2>&1 &
 
 load_module ublk_drv || die "modprobe ublk_drv: no /dev/ublk-control"
 [ -x "$src/ublk" ] || die "$src/ublk is missing"

@@ -17,8 +17,10 @@
 #   UBLK_VM_CPUS=2, UBLK_VM_MEMORY=2G
 #   UBLK_VM_KVM=1            try KVM (probed with a short boot), else TCG
 #   UBLK_VM_KERNEL=/boot/vmlinuz-...   kernel inside the root (default: newest)
-#   UBLK_VM_VERBOSE=1        kernel console in the VM's output (slower boot;
-#                            the guest keeps the kernel log in out/kmsg.log anyway)
+#   UBLK_VM_VERBOSE=0|1      kernel warnings and oopses on the VM's console
+#                            (default: 1 for test, where it goes to vm.log);
+#                            the whole kernel log is in out/kmsg.log anyway
+#   UBLK_VM_VNG_OPTS="..."   extra vng options (e.g. "--append ublk.foo=1")
 #   UBLK_VM_JOBS=N           make -jN (default: number of CPUs)
 #   UBLK_VM_CONFIGURE="..."  extra ./configure arguments
 #   UBLK_VM_CACHE=/var/cache/ublk-vm   where mkroot.sh keeps root filesystems
@@ -55,7 +57,7 @@ vm_timeout=${UBLK_VM_TIMEOUT:-3600}
 cpus=${UBLK_VM_CPUS:-2}
 memory=${UBLK_VM_MEMORY:-2G}
 jobs=${UBLK_VM_JOBS:-$(nproc)}
-verbose=${UBLK_VM_VERBOSE:-0}
+verbose=${UBLK_VM_VERBOSE:-$([ "$mode" = test ] && echo 1 || echo 0)}
 chroot_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 root=
@@ -218,7 +220,13 @@ vm() {
 	kernel=/${kernel#/}
 	opts=(--run "$kernel" "${kvm_opts[@]}" --name ublk-vm --cpus "$cpus"
 		--memory "$memory" --rwdir=/build/out --cwd /build/src)
-	[ "$verbose" = 1 ] && opts+=(--verbose)
+	# --verbose keeps the console, also adds "debug": quieten that again,
+	# so that warnings and oopses (a panic too) are all that is printed.
+	if [ "$verbose" = 1 ]; then
+		opts+=(--verbose --append loglevel=4 --append udev.log_level=err)
+	fi
+	# shellcheck disable=SC2206 # word splitting wanted
+	opts+=(${UBLK_VM_VNG_OPTS:-})
 
 	# qemu reopens /proc/self/fd/1 and 2: with a regular file there it
 	# would write from offset 0 and clobber itself, so always a pipe.
