@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ublk queue loop, in BPF: shared by every target's program.
+ *
+ * A target's program includes this file and defines
+ *
+ *	static __u64 ublk_tgt_queue_io(struct iou_ctx *ring,
+ *				       const struct ublksrv_io_desc *iod,
+ *				       __u16 tag, __u32 offset);
+ *	static void ublk_tgt_release(__u16 tag, __s32 res);
+ *
+ * queue_io starts (the rest of) request @tag at byte @offset with the
+ * ublk_bpf_queue_*() helpers below and returns ublk_bpf_return(QUEUED |
+ * REDIRECT | CONTINUE, bytes): see include/ublk_bpf.h for the contract.
+ * release runs when BPF commits a request it owned.
+ *
+ * One program instance serves one queue ring (io_uring_bpf_ops binds one
+ * ring), so the globals below are that queue's and need no locking: the
+ * program runs in the queue thread's io_uring_enter(), under the ring lock.
+ */
+#ifndef UBLK_QUEUE_BPF_H
+#define UBLK_QUEUE_BPF_H
+
+#include "kernel.h"
+
+#define UBLK_BPF_CQE_BATCH  64 /* CQEs per loop_step: bounds the loop */
+
+const volatile struct ublk_bpf_cfg cfg;
+struct ublk_bpf_shared shared;
+
+/*
+ * The CQ is shared with the kernel's completion side. x86 (the only
+ * __TARGET_ARCH built) orders loads with loads and stores with stores, so
+ * volatile accesses and a compiler barrier give acquire/release; other
+ * architectures need BPF load-acquire/store-release (LLVM >= 20).
+ */
+static __always_inline __u32 ublk_bpf_load_acquire(__u32 *p)
+{
+	__u32 v = *(volatile __u32 *)p;
+
+	asm volatile("" ::: "memory");
+	return v;
+}
+
+static __always_inline void ublk_bpf_store_release(__u32 *p, __u32 v)
+{
+	asm volatile("" ::: "memory");
+	*(volatile __u32 *)p = v;
+}
+
+static __u32 sq_nr;	/* SQEs written at slots 0..sq_nr-1, not submitted */
+static __u32 nr_started; /* requests seen, for cfg.redirect_every */
+
+static __u64 ublk_tgt_queue_io(struct iou_ctx *ring,
+			       const struct ublksrv_io_desc *iod, __u16 tag,
+			       __u32 offset);
+static void ublk_tgt_release(__u16 tag, __s32 res);
+
+static __always_inline struct ublk_bpf_tag *ublk_bpf_tag(__u32 tag)
+{
+	if (tag >= cfg.depth)
+		return NULL;
+	/* the mask, not the test, bounds the index the compiler computes */
+	return &shared.tags[tag & (UBLK_BPF_MAX_DEPTH - 1)];
+}
+
+static __always_inline int ublk_bpf_fail(__s32 err)
+{
+	if (!shared.error)
+		shared.error = err;
+	return -1;
+}
+
+/* Submit what was written; with IORING_SETUP_SQ_REWIND that is slots 0..n. */
+static __always_inline int ublk_bpf_flush(struct iou_ctx *ring)
+{
+	__u32 nr = sq_nr;
+	int ret;
+
+	if (!nr)
+		return 0;
+	sq_nr = 0;
+	ret = bpf_io_uring_submit_sqes(ring, nr);
+	if (ret != (int)nr)
+		return ublk_bpf_fail(ret < 0 ? ret : -EAGAIN);
+	return 0;
+}
+
+/* A zeroed SQE, or NULL if the ring cannot take one (shared.error says). */
+static __always_inline struct io_uring_sqe *ublk_bpf_get_sqe(struct iou_ctx *ring)
+{
+	struct io_uring_sqe *sqes;
+	__u32 i;
+
+	if (sq_nr >= cfg.sq_entries && ublk_bpf_flush(ring))
+		return NULL;
+	sqes = (void *)bpf_io_uring_get_region(ring, IOU_REGION_SQ,
+					       cfg.sq_region_size);
+	if (!sqes) {
+		ublk_bpf_fail(-EFAULT);
+		return NULL;
+	}
+	i = sq_nr;
+	if (i >= cfg.sq_entries)
+		return NULL;
+	sq_nr = i + 1;
+	__builtin_memset(&sqes[i], 0, sizeof(sqes[i]));
+	return &sqes[i];
+}
+
+static __always_inline __u64 ublk_bpf_tgt_ud(__u16 tag, __u8 op)
+{
+	return tag | (__u64)op << 16 | UBLK_UD_TGT | UBLK_UD_BPF;
+}
+
+/*
+ * Backing I/O on the request's own pages: the kernel registered them at
+ * fixed buffer index @tag (UBLK_F_AUTO_BUF_REG); @buf_off is the offset in
+ * the request, @pos the offset in fixed file @fd.
+ */
+static __always_inline int ublk_bpf_queue_rw(struct iou_ctx *ring, __u16 tag,
+					     __u8 opcode, __u32 fd, __u64 pos,
+					     __u32 len, __u32 buf_off,
+					     __u32 rw_flags)
+{
+	struct ublk_bpf_tag *t = ublk_bpf_tag(tag);
+	struct io_uring_sqe *sqe;
+
+	if (!t)
+		return -EINVAL;
+	sqe = ublk_bpf_get_sqe(ring);
+	if (!sqe)
+		return -EBUSY;
+	sqe->opcode = opcode;
+	sqe->flags = IOSQE_FIXED_FILE;
+	sqe->fd = fd;
+	sqe->off = pos;
+	sqe->addr = buf_off;
+	sqe->len = len;
+	sqe->rw_flags = rw_flags;
+	sqe->buf_index = tag;
+	sqe->user_data = ublk_bpf_tgt_ud(tag, opcode);
+	t->pending++;
+	return 0;
+}
+
+static __always_inline int ublk_bpf_queue_fsync(struct iou_ctx *ring, __u16 tag,
+						__u32 fd, __u32 fsync_flags)
+{
+	struct ublk_bpf_tag *t = ublk_bpf_tag(tag);
+	struct io_uring_sqe *sqe;
+
+	if (!t)
+		return -EINVAL;
+	sqe = ublk_bpf_get_sqe(ring);
+	if (!sqe)
+		return -EBUSY;
+	sqe->opcode = IORING_OP_FSYNC;
+	sqe->flags = IOSQE_FIXED_FILE;
+	sqe->fd = fd;
+	sqe->fsync_flags = fsync_flags;
+	sqe->user_data = ublk_bpf_tgt_ud(tag, IORING_OP_FSYNC);
+	t->pending++;
+	return 0;
+}
+
+/* Account @res (bytes, or -errno) to request @tag: the first error wins. */
+static __always_inline void ublk_bpf_add_result(__u16 tag, __s32 res)
+{
+	struct ublk_bpf_tag *t = ublk_bpf_tag(tag);
+
+	if (!t || t->res < 0)
+		return;
+	if (res < 0)
+		t->res = res;
+	else
+		t->res += res;
+}
+
+/* The same command the daemon sends (lib/queue.c): result, next fetch. */
+static __always_inline void ublk_bpf_commit(struct iou_ctx *ring, __u16 tag,
+					    __s32 res)
+{
+	struct io_uring_sqe *sqe = ublk_bpf_get_sqe(ring);
+	struct ublksrv_io_cmd *cmd;
+	struct ublk_auto_buf_reg reg = { .index = tag };
+
+	ublk_tgt_release(tag, res);
+	if (!sqe)
+		return;
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->flags = IOSQE_FIXED_FILE;
+	sqe->fd = 0; /* /dev/ublkcN */
+	sqe->cmd_op = UBLK_U_IO_COMMIT_AND_FETCH_REQ;
+	sqe->addr = ublk_auto_buf_reg_to_sqe_addr(&reg);
+	sqe->user_data = tag | (__u64)_IOC_NR(UBLK_U_IO_COMMIT_AND_FETCH_REQ) << 16;
+	cmd = (void *)&sqe->addr3;
+	cmd->q_id = cfg.q_id;
+	cmd->tag = tag;
+	cmd->result = res;
+	cmd->addr = 0;
+	shared.nr_bpf++;
+}
+
+static __always_inline void ublk_bpf_maybe_commit(struct iou_ctx *ring, __u16 tag)
+{
+	struct ublk_bpf_tag *t = ublk_bpf_tag(tag);
+
+	if (t && t->queued && !t->pending) {
+		t->queued = 0;
+		ublk_bpf_commit(ring, tag, t->res);
+	}
+}
+
+/*
+ * The target's handler, as a global function: verified once, not once per
+ * piece of a request that is split with CONTINUE.
+ */
+__noinline __u64 ublk_bpf_queue_piece(struct iou_ctx *ring __arg_trusted,
+				      const struct ublksrv_io_desc *iod,
+				      __u32 tag, __u32 offset)
+{
+	if (!ring || !iod)
+		return ublk_bpf_return(UBLK_BPF_IO_REDIRECT, 0);
+	return ublk_tgt_queue_io(ring, iod, tag, offset);
+}
+
+/*
+ * Run the target's handler over request @tag until it is all queued.
+ * Returns 1 if the daemon must have it (REDIRECT), else 0.
+ */
+static __always_inline int ublk_bpf_start(struct iou_ctx *ring, __u16 tag)
+{
+	struct ublk_bpf_tag *t = ublk_bpf_tag(tag);
+	struct ublksrv_io_desc iod;
+	__u32 offset = 0, total, i;
+	__u8 retry;
+
+	if (!t)
+		return 1;
+	retry = t->retry;
+	t->retry = 0;
+	if (bpf_copy_from_user(&iod, sizeof(iod),
+			       (void *)(cfg.iods + tag * sizeof(iod))))
+		return 1;
+	if (!retry && cfg.redirect_every &&
+	    ++nr_started % cfg.redirect_every == 0) {
+		shared.redirect_reason = UBLK_BPF_REDIR_DEBUG;
+		shared.nr_redirect++;
+		return 1;
+	}
+
+	t->res = 0;
+	t->pending = 0;
+	t->queued = 0;
+	total = iod.nr_sectors << 9;
+	for (i = 0; i < UBLK_BPF_MAX_PIECES; i++) {
+		__u64 ret = ublk_bpf_queue_piece(ring, &iod, tag, offset);
+		__u32 bytes = ublk_bpf_bytes(ret);
+
+		switch (ublk_bpf_disp(ret)) {
+		case UBLK_BPF_IO_QUEUED:
+			t->queued = 1;
+			break;
+		case UBLK_BPF_IO_REDIRECT:
+			if (!offset && !t->pending) {
+				shared.redirect_reason = UBLK_BPF_REDIR_TARGET;
+				shared.nr_redirect++;
+				return 1;
+			}
+			ublk_bpf_add_result(tag, -EIO);
+			t->queued = 1;
+			break;
+		case UBLK_BPF_IO_CONTINUE:
+			shared.nr_split++;
+			if (!bytes || bytes & 511 || bytes > total - offset) {
+				ublk_bpf_add_result(tag, -EIO);
+				t->queued = 1;
+				break;
+			}
+			offset += bytes;
+			if (offset == total)
+				t->queued = 1;
+			break;
+		default:
+			ublk_bpf_add_result(tag, -EIO);
+			t->queued = 1;
+			break;
+		}
+		if (t->queued)
+			break;
+	}
+	if (!t->queued) { /* more pieces than we allow */
+		ublk_bpf_add_result(tag, -EIO);
+		t->queued = 1;
+	}
+	ublk_bpf_maybe_commit(ring, tag);
+	return 0;
+}
+
+/*
+ * One CQE. A global function: the verifier checks it once, not once per
+ * iteration of the CQE loop. Returns 1 if the daemon must handle this CQE.
+ */
+__noinline int ublk_bpf_on_cqe(struct iou_ctx *ring __arg_trusted, __u64 ud,
+			       __s32 res)
+{
+	__u16 tag = ud & 0xffff;
+	struct ublk_bpf_tag *t;
+
+	if (!ring)
+		return 1;
+	if (ud & UBLK_UD_STOP)
+		return 1;
+	t = ublk_bpf_tag(tag);
+	if (!t)
+		return 1; /* the daemon reports a bad tag */
+
+	if (ud & UBLK_UD_TGT) {
+		if (!(ud & UBLK_UD_BPF))
+			return 1; /* I/O the daemon queued */
+		if (t->pending)
+			t->pending--;
+		ublk_bpf_add_result(tag, res);
+		ublk_bpf_maybe_commit(ring, tag);
+		return 0;
+	}
+	if (((ud >> 16) & 0xff) == UBLK_UD_OP_RETRY) {
+		shared.nr_retry++;
+		t->retry = 1;
+		return ublk_bpf_start(ring, tag);
+	}
+	/* FETCH or COMMIT_AND_FETCH completed */
+	if (res == UBLK_IO_RES_OK)
+		return ublk_bpf_start(ring, tag);
+	if (res == UBLK_IO_RES_ABORT) {
+		shared.nr_aborted++;
+		return 0;
+	}
+	return 1; /* unexpected: the daemon logs it */
+}
+
+static __always_inline int ublk_bpf_stop(__u32 reason)
+{
+	shared.stop_reason = reason;
+	return IOU_LOOP_STOP;
+}
+
+SEC("struct_ops.s/loop_step")
+int BPF_PROG(ublk_loop_step, struct iou_ctx *ring, struct iou_loop_params *lp)
+{
+	struct ublk_ring_hdr *cq;
+	__u32 head, tail, i, n;
+	__u8 *rings;
+
+	shared.nr_steps++;
+	shared.stop_reason = UBLK_BPF_STOP_NONE;
+	rings = bpf_io_uring_get_region(ring, IOU_REGION_CQ, cfg.cq_region_size);
+	if (!rings) {
+		ublk_bpf_fail(-EFAULT);
+		return ublk_bpf_stop(UBLK_BPF_STOP_ERROR);
+	}
+
+	/* what the daemon queued while it had the ring goes first */
+	n = shared.user_sqes;
+	shared.user_sqes = 0;
+	if (n && n <= cfg.sq_entries &&
+	    bpf_io_uring_submit_sqes(ring, n) != (int)n) {
+		ublk_bpf_fail(-EAGAIN);
+		return ublk_bpf_stop(UBLK_BPF_STOP_ERROR);
+	}
+
+	if (cfg.cq_head_off > cfg.cq_region_size - sizeof(*cq))
+		return ublk_bpf_stop(UBLK_BPF_STOP_ERROR);
+	cq = (void *)(rings + cfg.cq_head_off);
+	head = cq->head;
+	tail = ublk_bpf_load_acquire(&cq->tail);
+	for (i = 0; i < UBLK_BPF_CQE_BATCH && head != tail; i++) {
+		__u32 idx = head & (cfg.cq_entries - 1);
+		struct io_uring_cqe *cqe;
+		__u64 off = cfg.cqes_off + (__u64)idx * sizeof(*cqe);
+
+		if (off > cfg.cq_region_size - sizeof(*cqe))
+			break;
+		cqe = (void *)(rings + off);
+		if (ublk_bpf_on_cqe(ring, cqe->user_data, cqe->res)) {
+			shared.stop_reason = UBLK_BPF_STOP_REDIRECT;
+			break;
+		}
+		head++;
+	}
+	ublk_bpf_store_release(&cq->head, head);
+
+	if (ublk_bpf_flush(ring) || shared.error)
+		return ublk_bpf_stop(UBLK_BPF_STOP_ERROR);
+	if (shared.stop_reason == UBLK_BPF_STOP_REDIRECT)
+		return IOU_LOOP_STOP;
+	if (shared.nr_aborted >= cfg.depth)
+		return ublk_bpf_stop(UBLK_BPF_STOP_EXIT);
+	/* sleep until one more CQE, unless some are already waiting */
+	lp->cq_wait_idx = head + 1;
+	return IOU_LOOP_CONTINUE;
+}
+
+SEC(".struct_ops.link")
+struct io_uring_bpf_ops ublk_ops = {
+	.loop_step = (void *)ublk_loop_step,
+};
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#endif /* UBLK_QUEUE_BPF_H */
