@@ -5,6 +5,22 @@
 
 #include "cli.h"
 
+/* What --bpf would find: the fast path, or the one thing that is missing. */
+static void print_bpf(__u64 features)
+{
+	char why[160];
+
+	if (!(features & UBLK_F_AUTO_BUF_REG))
+		printf("bpf fast path: no (the ublk driver lacks UBLK_F_AUTO_BUF_REG)\n");
+	else if (ublk_bpf_probe(why, sizeof(why)))
+		printf("bpf fast path: no (%s)\n", why);
+	else
+		printf("bpf fast path: yes (io_uring_bpf_ops, zero copy)\n");
+	printf("bpf seed struct_ops ublk_bpf_ops: %s\n",
+	       ublk_bpf_seed_ops_available() ? "present in the kernel's BTF (not used: no backend for it yet)" :
+						 "no");
+}
+
 int cmd_features(int argc, char **argv)
 {
 	struct ublk_ctrl ctrl;
@@ -34,5 +50,6 @@ int cmd_features(int argc, char **argv)
 		else
 			printf("\tunknown feature bit %u\n", bit);
 	}
+	print_bpf(features);
 	return 0;
 }

@@ -78,17 +78,47 @@ static void print_cpus(const char *state, int q)
 	}
 }
 
+static long long get_count(const char *state, int q, const char *field)
+{
+	char path[64];
+	long long v;
+
+	snprintf(path, sizeof(path), "queues[%d].%s", q, field);
+	return json_get_int(state, path, &v) ? -1 : v;
+}
+
+/* Where each queue's requests were served: BPF, or the daemon. */
+static void print_queue_stats(const char *state, int q)
+{
+	long long daemon = get_count(state, q, "nr_io_daemon");
+	long long bpf = get_count(state, q, "bpf.nr_io");
+
+	if (bpf >= 0)
+		printf("\t\tio: bpf %lld redirected %lld retried %lld split %lld daemon %lld\n",
+		       bpf, get_count(state, q, "bpf.nr_redirect"),
+		       get_count(state, q, "bpf.nr_retry"),
+		       get_count(state, q, "bpf.nr_split"), daemon);
+	else if (daemon >= 0)
+		printf("\t\tio: daemon %lld\n", daemon);
+}
+
 static void print_state(const char *state)
 {
-	char path[64], mode[32], io_path[32];
+	char path[64], mode[32], io_path[32], buf[160];
 	const char *raw;
 	long long tid;
 	size_t len;
 	int q, n;
 
 	if (!json_get_str(state, "io_path", io_path, sizeof(io_path)) &&
-	    !json_get_str(state, "data_mode", mode, sizeof(mode)))
-		printf("\tio path %s data mode %s\n", io_path, mode);
+	    !json_get_str(state, "data_mode", mode, sizeof(mode))) {
+		printf("\tio path %s", io_path);
+		if (!json_get_str(state, "bpf_backend", buf, sizeof(buf)))
+			printf(" (%s)", buf);
+		printf(" data mode %s\n", mode);
+	}
+	if (!json_get_str(state, "bpf_note", buf, sizeof(buf)))
+		printf("\tbpf not used: %s\n", buf);
 	n = json_array_len(state, "queues");
 	for (q = 0; q < n; q++) {
 		snprintf(path, sizeof(path), "queues[%d].tid", q);
@@ -97,6 +127,7 @@ static void print_state(const char *state)
 		printf("\tqueue %d: tid %lld affinity(", q, tid);
 		print_cpus(state, q);
 		printf(")\n");
+		print_queue_stats(state, q);
 	}
 	if (!json_get_raw(state, "target", &raw, &len))
 		printf("\ttarget %.*s\n", (int)len, raw);
@@ -147,7 +178,7 @@ int list_print_dev(struct ublk_ctrl *ctrl, __u32 dev_id, bool verbose)
 static void json_dev(struct json_writer *w, const struct ublksrv_ctrl_dev_info *info,
 		     const struct ublk_params *p, const char *state)
 {
-	char buf[64];
+	char buf[192];
 	const char *raw;
 	unsigned int bit;
 	size_t len;
@@ -169,6 +200,10 @@ static void json_dev(struct json_writer *w, const struct ublksrv_ctrl_dev_info *
 	json_arr_end(w);
 	if (state && !json_get_str(state, "io_path", buf, sizeof(buf)))
 		json_str(w, "io_path", buf);
+	if (state && !json_get_str(state, "bpf_backend", buf, sizeof(buf)))
+		json_str(w, "bpf_backend", buf);
+	if (state && !json_get_str(state, "bpf_note", buf, sizeof(buf)))
+		json_str(w, "bpf_note", buf);
 	if (state && !json_get_str(state, "data_mode", buf, sizeof(buf)))
 		json_str(w, "data_mode", buf);
 	if (state && !json_get_raw(state, "queues", &raw, &len)) {

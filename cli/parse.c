@@ -67,6 +67,10 @@ enum {
 	OPT_BUFFERED_IO,
 	OPT_FOREGROUND,
 	OPT_MAX_IO,
+	OPT_BPF,
+	OPT_BPF_REDIRECT,
+	OPT_BPF_SPLIT,
+	OPT_BPF_EAGAIN,
 };
 
 static const struct option add_options[] = {
@@ -83,6 +87,10 @@ static const struct option add_options[] = {
 	{ "max_io_size", required_argument, NULL, OPT_MAX_IO },
 	{ "buffered_io", no_argument, NULL, OPT_BUFFERED_IO },
 	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+	{ "bpf", optional_argument, NULL, OPT_BPF },
+	{ "bpf_redirect", required_argument, NULL, OPT_BPF_REDIRECT },
+	{ "bpf_split", required_argument, NULL, OPT_BPF_SPLIT },
+	{ "bpf_eagain", no_argument, NULL, OPT_BPF_EAGAIN },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -108,6 +116,44 @@ static int parse_num_opt(const char *name, const char *arg,
 		snprintf(err, err_len, "%s: '%s' is not a number%s", name, arg,
 			 ret == -ERANGE ? " in range" : "");
 	return ret;
+}
+
+static int parse_bpf_mode(const char *arg, enum ublk_bpf_mode *mode, char *err,
+			  size_t err_len)
+{
+	if (!arg || !strcmp(arg, "on"))
+		*mode = UBLK_BPF_ON;
+	else if (!strcmp(arg, "auto"))
+		*mode = UBLK_BPF_AUTO;
+	else if (!strcmp(arg, "off"))
+		*mode = UBLK_BPF_OFF;
+	else {
+		snprintf(err, err_len, "--bpf: '%s' is not on, off or auto", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The debug knobs only mean something on the BPF path. */
+static int check_bpf_args(const struct add_args *a, char *err, size_t err_len)
+{
+	const struct ublk_dev_opts *o = &a->opts;
+
+	if (o->bpf == UBLK_BPF_OFF &&
+	    (o->bpf_redirect_every || o->bpf_split_bytes || o->bpf_eagain)) {
+		snprintf(err, err_len, "--bpf_redirect, --bpf_split and --bpf_eagain need --bpf");
+		return -EINVAL;
+	}
+	if (o->bpf_split_bytes % 512) {
+		snprintf(err, err_len, "--bpf_split: %u is not a multiple of 512",
+			 o->bpf_split_bytes);
+		return -EINVAL;
+	}
+	if (o->bpf_eagain && !o->bpf_redirect_every) {
+		snprintf(err, err_len, "--bpf_eagain needs --bpf_redirect N");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int parse_add_args(int argc, char **argv, struct add_args *a, char *err,
@@ -166,6 +212,24 @@ int parse_add_args(int argc, char **argv, struct add_args *a, char *err,
 		case OPT_FOREGROUND:
 			a->foreground = true;
 			break;
+		case OPT_BPF:
+			ret = parse_bpf_mode(optarg, &a->opts.bpf, err, err_len);
+			break;
+		case OPT_BPF_REDIRECT:
+			ret = parse_num_opt("--bpf_redirect", optarg, 1U << 30, &v,
+					    err, err_len);
+			a->opts.bpf_redirect_every = v;
+			break;
+		case OPT_BPF_SPLIT:
+			ret = parse_size(optarg, &v);
+			if (ret || v > (1U << 25))
+				snprintf(err, err_len, "--bpf_split: '%s' is not a size up to 32M",
+					 optarg), ret = -EINVAL;
+			a->opts.bpf_split_bytes = v;
+			break;
+		case OPT_BPF_EAGAIN:
+			a->opts.bpf_eagain = true;
+			break;
 		case 'h':
 			return 1;
 		case ':':
@@ -190,5 +254,5 @@ int parse_add_args(int argc, char **argv, struct add_args *a, char *err,
 		snprintf(err, err_len, "missing target type (-t TYPE)");
 		return -EINVAL;
 	}
-	return 0;
+	return check_bpf_args(a, err, err_len);
 }

@@ -19,6 +19,7 @@
 #include <syslog.h> /* LOG_* priorities for ublk_log() */
 
 #include "ublk_cmd.h"
+#include "ublk_bpf.h"
 
 #define UBLKSRV_VERSION "0.1.0"
 
@@ -75,6 +76,25 @@ enum ublk_data_mode {
 
 const char *ublk_data_mode_name(enum ublk_data_mode mode);
 
+/* Whether requests are served by a BPF program in the kernel (--bpf). */
+enum ublk_bpf_mode {
+	UBLK_BPF_OFF,
+	UBLK_BPF_ON,   /* fail if the fast path is not available */
+	UBLK_BPF_AUTO, /* use it if available, else the userspace path */
+};
+
+const char *ublk_bpf_mode_name(enum ublk_bpf_mode mode);
+
+/*
+ * Can this build and the running kernel serve requests in BPF? 0 if so;
+ * else -errno and one line in @why saying what is missing.
+ */
+int ublk_bpf_probe(char *why, size_t len);
+/* Does the kernel's BTF have the seed RFC's struct ublk_bpf_ops? */
+bool ublk_bpf_seed_ops_available(void);
+
+struct ublk_bpf_skel;
+
 struct ublk_dev;
 struct ublk_queue;
 struct json_writer;
@@ -93,6 +113,11 @@ struct ublk_dev_opts {
 	__u64 size; /* null: bytes; 0 means default */
 	bool buffered_io;
 	bool foreground;
+	/* BPF fast path */
+	enum ublk_bpf_mode bpf;
+	unsigned int bpf_redirect_every; /* debug: every Nth request to us */
+	unsigned int bpf_split_bytes;	 /* debug: split at this boundary */
+	bool bpf_eagain; /* debug: hand debug-redirected requests back */
 };
 
 void ublk_dev_opts_init(struct ublk_dev_opts *opts);
@@ -118,6 +143,14 @@ struct ublk_tgt_ops {
 			const struct io_uring_cqe *cqe);
 	/* Append target fields to the state/list JSON object. */
 	void (*dump_json)(const struct ublk_dev *dev, struct json_writer *w);
+	/*
+	 * Open one instance of the target's BPF program (for one queue), or
+	 * NULL if the target has none. See ublksrv_bpf.h. The program's
+	 * handler and queue_io() above must agree: whatever BPF redirects,
+	 * queue_io() serves, and queue_io() may return -EAGAIN to hand a
+	 * request back to BPF.
+	 */
+	int (*bpf_open)(struct ublk_bpf_skel *skel);
 };
 
 struct ublk_tgt {
@@ -154,9 +187,13 @@ struct ublk_queue {
 	int stop_evfd;		   /* written to abort a queue not yet started */
 	__u64 stop_buf;
 	bool stopping;
+	/* BPF fast path (lib/bpf.c), NULL on the userspace path */
+	struct ublk_bpf_queue *bpf;
+	__u32 cq_off_head, cq_off_cqes; /* from io_uring_params */
 	cpu_set_t affinity;
 	pthread_t thread;
 	int err; /* setup failure, reported to ublk_dev_start() */
+	char errmsg[160];
 	/* statistics, read racily by the main thread */
 	__u64 nr_io;
 	__u64 nr_io_err;
@@ -169,11 +206,17 @@ struct ublk_dev {
 	const struct ublk_tgt_ops *ops;
 	struct ublk_tgt tgt;
 	enum ublk_data_mode data_mode;
+	bool bpf; /* requests are served by BPF (the probe passed) */
+	enum ublk_bpf_mode bpf_mode;
+	char bpf_note[160]; /* why --bpf=auto chose the userspace path */
+	unsigned int bpf_redirect_every, bpf_split_bytes;
+	bool bpf_eagain;
 	int cdev_fd;
 	int nr_queues_started;
 	struct ublk_queue *queues;
 	int ready_evfd; /* written by each queue thread once set up */
 	int exit_evfd;	/* written by each queue thread as it exits */
+	__u64 stats_sum; /* of the queues' counters when the state was written */
 	char errmsg[256];
 };
 
@@ -217,10 +260,10 @@ int ublk_state_remove(__u32 dev_id);
 /* ---- inside a queue thread --------------------------------------------- */
 
 /*
- * user_data of SQEs on a queue ring. Commands carry just the tag; target
- * I/O sets UBLK_UD_TGT and may use op and tgt_data freely.
+ * user_data of SQEs on a queue ring (bits: see ublk_bpf.h). Commands carry
+ * the tag and the command's number; target I/O sets UBLK_UD_TGT and may use
+ * op and tgt_data freely.
  */
-#define UBLK_UD_TGT (1ULL << 63)
 
 static inline __u64 ublk_user_data(unsigned int tag, unsigned int op,
 				   unsigned int tgt_data, bool tgt)

@@ -58,6 +58,12 @@ static int ublk_dev_check_opts(struct ublk_dev *dev,
 		ublk_dev_err(dev, "max I/O size must be a multiple of 4096 up to 32 MiB");
 		return -EINVAL;
 	}
+	if (opts->bpf_split_bytes &&
+	    opts->max_io_bytes / opts->bpf_split_bytes + 1 > UBLK_BPF_MAX_PIECES) {
+		ublk_dev_err(dev, "--bpf_split %u is too small: a %u-byte request could need more than %d pieces",
+			     opts->bpf_split_bytes, opts->max_io_bytes, UBLK_BPF_MAX_PIECES);
+		return -EINVAL;
+	}
 	if (opts->dev_id < -1 || opts->dev_id >= (1 << 20)) {
 		ublk_dev_err(dev, "device id %d out of range", opts->dev_id);
 		return -EINVAL;
@@ -170,6 +176,57 @@ static int ublk_dev_add(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 	return ret;
 }
 
+/* Why the BPF fast path cannot serve this device, or 0 if it can. */
+static int ublk_dev_bpf_unavailable(struct ublk_dev *dev,
+				    const struct ublk_dev_opts *opts,
+				    __u64 features, char *why, size_t len)
+{
+	if (!dev->ops->bpf_open) {
+		snprintf(why, len, "the %s target has no BPF program", dev->ops->name);
+		return -EOPNOTSUPP;
+	}
+	if (opts->data_mode == UBLK_DATA_USER_COPY) {
+		snprintf(why, len, "the BPF path is zero copy; it excludes -u");
+		return -EINVAL;
+	}
+	if (!(features & UBLK_F_AUTO_BUF_REG)) {
+		snprintf(why, len, "the ublk driver lacks UBLK_F_AUTO_BUF_REG (zero copy)");
+		return -EOPNOTSUPP;
+	}
+	return ublk_bpf_probe(why, len);
+}
+
+/*
+ * --bpf=on: the fast path or an error; --bpf=auto: the fast path if the
+ * kernel has it, else the userspace path, saying why (`ublk list` shows it).
+ */
+static int ublk_dev_choose_path(struct ublk_dev *dev,
+				const struct ublk_dev_opts *opts, __u64 features)
+{
+	char why[160];
+	int ret;
+
+	dev->bpf_mode = opts->bpf;
+	dev->bpf_redirect_every = opts->bpf_redirect_every;
+	dev->bpf_split_bytes = opts->bpf_split_bytes;
+	dev->bpf_eagain = opts->bpf_eagain;
+	if (opts->bpf == UBLK_BPF_OFF)
+		return 0;
+	ret = ublk_dev_bpf_unavailable(dev, opts, features, why, sizeof(why));
+	if (ret && opts->bpf == UBLK_BPF_ON) {
+		ublk_dev_err(dev, "--bpf: %s", why);
+		return ret;
+	}
+	if (ret) {
+		snprintf(dev->bpf_note, sizeof(dev->bpf_note), "%s", why);
+		ublk_log(LOG_NOTICE, "BPF fast path not used: %s", why);
+		return 0;
+	}
+	dev->bpf = true;
+	dev->data_mode = UBLK_DATA_AUTO_ZC;
+	return 0;
+}
+
 int ublk_dev_create(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 {
 	__u64 features = 0;
@@ -191,13 +248,16 @@ int ublk_dev_create(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 	dev->info.nr_hw_queues = opts->nr_queues;
 	dev->info.queue_depth = opts->depth;
 	dev->info.max_io_buf_bytes = opts->max_io_bytes;
-	dev->info.flags = UBLK_F_CMD_IOCTL_ENCODE | ublk_mode_flags(opts->data_mode) |
-			  opts->extra_flags;
 	dev->params.basic.logical_bs_shift = 9;
 
 	ret = ublk_dev_open_ctrl(dev, &features);
 	if (ret)
 		return ret;
+	ret = ublk_dev_choose_path(dev, opts, features);
+	if (ret)
+		goto close_ctrl;
+	dev->info.flags = UBLK_F_CMD_IOCTL_ENCODE | ublk_mode_flags(dev->data_mode) |
+			  opts->extra_flags;
 	ret = ublk_dev_check_features(dev, features, dev->info.flags);
 	if (ret)
 		goto close_ctrl;
@@ -296,6 +356,10 @@ static int ublk_dev_wait_ready(struct ublk_dev *dev)
 	for (i = 0; i < dev->nr_queues_started; i++) {
 		int err = dev->queues[i].err;
 
+		if (err && dev->queues[i].errmsg[0]) {
+			ublk_dev_err(dev, "queue %d: %s", i, dev->queues[i].errmsg);
+			return err;
+		}
 		if (err) {
 			ublk_dev_err(dev, "queue %d setup failed: %s", i, strerror(-err));
 			return err;
@@ -338,6 +402,26 @@ fail:
 	return ret;
 }
 
+/* Counters change while we serve: keep the state file `ublk list` reads fresh. */
+static void ublk_dev_refresh_state(struct ublk_dev *dev)
+{
+	__u64 sum = 0;
+	int i;
+
+	for (i = 0; i < dev->nr_queues_started; i++) {
+		struct ublk_bpf_stats st = {};
+		const struct ublk_queue *q = &dev->queues[i];
+
+		ublk_bpf_queue_stats(q, &st);
+		sum += q->nr_io + q->nr_io_err + st.nr_bpf + st.nr_redirect +
+		       st.nr_retry + st.nr_split;
+	}
+	if (sum == dev->stats_sum)
+		return;
+	dev->stats_sum = sum;
+	ublk_state_write(dev);
+}
+
 int ublk_dev_run(struct ublk_dev *dev)
 {
 	struct pollfd pfd[2];
@@ -358,10 +442,15 @@ int ublk_dev_run(struct ublk_dev *dev)
 		struct signalfd_siginfo si;
 		eventfd_t v;
 
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		int n = poll(pfd, 2, UBLK_STATE_REFRESH_MS);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
 			break;
+		if (n == 0) {
+			ublk_dev_refresh_state(dev);
+			continue;
 		}
 		if ((pfd[1].revents & POLLIN) &&
 		    read(sfd, &si, sizeof(si)) == sizeof(si)) {

@@ -7,10 +7,29 @@
 
 #include "ublksrv.h"
 
+#define UBLK_STATE_REFRESH_MS 1000
+
 #define ublk_err(...)  ublk_log(LOG_ERR, __VA_ARGS__)
 #define ublk_info(...) ublk_log(LOG_INFO, __VA_ARGS__)
 
 void *ublk_queue_thread(void *arg);
+void ublk_handle_cqe(struct ublk_queue *q, const struct io_uring_cqe *cqe);
+
+/* bpf.c: the BPF fast path of a queue (stubs without HAVE_BPF) */
+struct ublk_bpf_stats {
+	__u64 nr_bpf, nr_redirect, nr_retry, nr_split;
+};
+
+unsigned int ublk_bpf_ring_flags(void);
+int ublk_bpf_queue_init(struct ublk_queue *q);
+int ublk_bpf_queue_attach(struct ublk_queue *q);
+void ublk_bpf_queue_exit(struct ublk_queue *q);
+void ublk_bpf_queue_loop(struct ublk_queue *q);
+struct io_uring_sqe *ublk_bpf_get_sqe(struct ublk_queue *q);
+int ublk_bpf_submit_direct(struct ublk_queue *q);
+void ublk_bpf_hand_back(struct ublk_queue *q, int tag);
+bool ublk_bpf_debug_hand_back(struct ublk_queue *q);
+bool ublk_bpf_queue_stats(const struct ublk_queue *q, struct ublk_bpf_stats *st);
 
 static inline size_t ublk_round_up(size_t v, size_t align)
 {

@@ -16,18 +16,18 @@
 
 #include "priv.h"
 
-/* user_data of the stop eventfd read: no tag, no target bit */
-#define UBLK_UD_STOP (1ULL << 62)
-
 /*
  * Never NULL: a full SQ is flushed to the kernel, and the CQ is sized for
  * every operation that can be in flight, so the flush cannot be refused.
  */
 struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+	struct io_uring_sqe *sqe;
 	int ret;
 
+	if (q->bpf)
+		return ublk_bpf_get_sqe(q);
+	sqe = io_uring_get_sqe(&q->ring);
 	if (sqe)
 		return sqe;
 	ret = io_uring_submit(&q->ring);
@@ -98,12 +98,22 @@ static void ublk_handle_io(struct ublk_queue *q, int tag)
 	io->flags |= UBLK_IO_IN_TGT;
 	q->tgt_inflight++;
 
-	ret = q->dev->ops->queue_io(q, tag, &q->iods[tag]);
+	if (ublk_bpf_debug_hand_back(q))
+		ret = -EAGAIN;
+	else
+		ret = q->dev->ops->queue_io(q, tag, &q->iods[tag]);
+	if (ret == -EAGAIN && q->bpf) {
+		/* prepared: let the BPF handler serve it after all */
+		io->flags &= ~UBLK_IO_IN_TGT;
+		q->tgt_inflight--;
+		ublk_bpf_hand_back(q, tag);
+		return;
+	}
 	if (ret < 0)
 		ublk_complete_io(q, tag, ret);
 }
 
-static void ublk_handle_cqe(struct ublk_queue *q, const struct io_uring_cqe *cqe)
+void ublk_handle_cqe(struct ublk_queue *q, const struct io_uring_cqe *cqe)
 {
 	unsigned int tag = ublk_ud_tag(cqe->user_data);
 
@@ -214,6 +224,7 @@ static int ublk_queue_init(struct ublk_queue *q)
 		/* a command and up to two target CQEs per tag, plus stop */
 		.cq_entries = 4 * q->depth,
 	};
+	struct io_uring_sqe *sqe;
 	int ret, i;
 
 	q->tid = gettid();
@@ -226,9 +237,17 @@ static int ublk_queue_init(struct ublk_queue *q)
 	q->ios = calloc(q->depth, sizeof(*q->ios));
 	if (!q->ios)
 		return -ENOMEM;
+	if (q->dev->bpf) {
+		ret = ublk_bpf_queue_init(q);
+		if (ret < 0)
+			return ret;
+		p.flags |= ublk_bpf_ring_flags();
+	}
 	ret = io_uring_queue_init_params(2 * q->depth, &q->ring, &p);
 	if (ret < 0)
 		return ret;
+	q->cq_off_head = p.cq_off.head;
+	q->cq_off_cqes = p.cq_off.cqes;
 	ret = ublk_queue_register_files(q);
 	if (ret < 0)
 		return ret;
@@ -242,17 +261,23 @@ static int ublk_queue_init(struct ublk_queue *q)
 	for (i = 0; i < q->depth; i++)
 		ublk_queue_cmd(q, i, UBLK_U_IO_FETCH_REQ, -1);
 
-	struct io_uring_sqe *sqe = ublk_queue_get_sqe(q);
-
+	sqe = ublk_queue_get_sqe(q);
 	io_uring_prep_read(sqe, q->stop_evfd, &q->stop_buf, sizeof(q->stop_buf), 0);
 	sqe->user_data = UBLK_UD_STOP;
 
-	ret = io_uring_submit(&q->ring);
-	return ret < 0 ? ret : 0;
+	if (!q->bpf) {
+		ret = io_uring_submit(&q->ring);
+		return ret < 0 ? ret : 0;
+	}
+	ret = ublk_bpf_submit_direct(q);
+	if (ret < 0)
+		return ret;
+	return ublk_bpf_queue_attach(q);
 }
 
 static void ublk_queue_deinit(struct ublk_queue *q)
 {
+	ublk_bpf_queue_exit(q);
 	/* closing the ring cancels any FETCH still pending */
 	if (q->ring.ring_fd > 0)
 		io_uring_queue_exit(&q->ring);
@@ -274,7 +299,9 @@ void *ublk_queue_thread(void *arg)
 
 	q->err = ublk_queue_init(q);
 	eventfd_write(dev->ready_evfd, 1);
-	if (!q->err)
+	if (!q->err && q->bpf)
+		ublk_bpf_queue_loop(q);
+	else if (!q->err)
 		ublk_queue_loop(q);
 	ublk_queue_deinit(q);
 	eventfd_write(dev->exit_evfd, 1);

@@ -37,6 +37,23 @@ static void ublk_json_cpus(struct json_writer *w, const cpu_set_t *set)
 	json_arr_end(w);
 }
 
+/* Requests served per path: the proof of where the I/O went. */
+static void ublk_json_queue_stats(struct json_writer *w, const struct ublk_queue *q)
+{
+	struct ublk_bpf_stats st;
+
+	json_uint(w, "nr_io_daemon", q->nr_io);
+	json_uint(w, "nr_io_err", q->nr_io_err);
+	if (!ublk_bpf_queue_stats(q, &st))
+		return;
+	json_obj_begin(w, "bpf");
+	json_uint(w, "nr_io", st.nr_bpf);
+	json_uint(w, "nr_redirect", st.nr_redirect);
+	json_uint(w, "nr_retry", st.nr_retry);
+	json_uint(w, "nr_split", st.nr_split);
+	json_obj_end(w);
+}
+
 static void ublk_state_json(const struct ublk_dev *dev, struct json_writer *w)
 {
 	int i;
@@ -48,7 +65,12 @@ static void ublk_state_json(const struct ublk_dev *dev, struct json_writer *w)
 	json_uint(w, "depth", dev->info.queue_depth);
 	json_uint(w, "max_io_bytes", dev->info.max_io_buf_bytes);
 	json_uint(w, "flags", dev->info.flags);
-	json_str(w, "io_path", "userspace");
+	json_str(w, "io_path", dev->bpf ? "bpf" : "userspace");
+	if (dev->bpf)
+		json_str(w, "bpf_backend", "io_uring_bpf_ops");
+	json_str(w, "bpf", ublk_bpf_mode_name(dev->bpf_mode));
+	if (dev->bpf_note[0])
+		json_str(w, "bpf_note", dev->bpf_note);
 	json_str(w, "data_mode", ublk_data_mode_name(dev->data_mode));
 	json_arr_begin(w, "queues");
 	for (i = 0; i < dev->nr_queues_started; i++) {
@@ -58,6 +80,7 @@ static void ublk_state_json(const struct ublk_dev *dev, struct json_writer *w)
 		json_int(w, "q_id", q->q_id);
 		json_int(w, "tid", q->tid);
 		ublk_json_cpus(w, &q->affinity);
+		ublk_json_queue_stats(w, q);
 		json_obj_end(w);
 	}
 	json_arr_end(w);

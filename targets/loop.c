@@ -8,6 +8,8 @@
  * /dev/ublkcN; auto zero copy uses READ_FIXED/WRITE_FIXED on the request's
  * own pages, registered by the kernel at buffer index == tag.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +24,17 @@
 
 #include "json.h"
 #include "ublksrv.h"
+
+#ifdef HAVE_BPF
+#include "loop.skel.h"
+#include "ublksrv_bpf.h"
+
+/* bpf/loop.bpf.c: the fast path; this file is the slow path it redirects to */
+UBLK_BPF_SKEL_OPEN(loop)
+#define LOOP_BPF_OPEN loop_bpf_open
+#else
+#define LOOP_BPF_OPEN NULL
+#endif
 
 #define LOOP_FD 0 /* index in dev->tgt.fds */
 
@@ -306,4 +319,5 @@ const struct ublk_tgt_ops loop_tgt_ops = {
 	.queue_io = loop_queue_io,
 	.io_done = loop_io_done,
 	.dump_json = loop_dump_json,
+	.bpf_open = LOOP_BPF_OPEN,
 };

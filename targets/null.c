@@ -3,10 +3,23 @@
  * null: every request succeeds at once. Writes are dropped; reads return no
  * meaningful data (never anything but earlier writes or zeroes).
  */
+#include "config.h"
+
 #include <errno.h>
 
 #include "json.h"
 #include "ublksrv.h"
+
+#ifdef HAVE_BPF
+#include "null.skel.h"
+#include "ublksrv_bpf.h"
+
+/* bpf/null.bpf.c: the fast path; this file is the slow path it redirects to */
+UBLK_BPF_SKEL_OPEN(null)
+#define NULL_BPF_OPEN null_bpf_open
+#else
+#define NULL_BPF_OPEN NULL
+#endif
 
 #define NULL_DEF_SIZE (250ULL << 30)
 
@@ -60,4 +73,5 @@ const struct ublk_tgt_ops null_tgt_ops = {
 	.queue_io = null_queue_io,
 	.io_done = null_io_done,
 	.dump_json = null_dump_json,
+	.bpf_open = NULL_BPF_OPEN,
 };
