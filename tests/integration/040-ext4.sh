@@ -41,7 +41,7 @@ listing "$src" >"$T_WORK/listing.src"
 sums "$src" >"$T_WORK/sums.src"
 
 make_backing "$backing" 128M
-ublk_add -t loop -f "$backing" -q 2 -d 64
+ublk_add -t loop -f "$backing" -q 2 -d 64 "${T_ADD_EXTRA[@]}"
 dev=/dev/ublkb$DEV_ID
 mkfs.ext4 -q -F -E nodiscard "$dev" || fail "mkfs.ext4 on $dev failed"
 mount_dev "$dev" "$mnt"
@@ -52,7 +52,7 @@ e2fsck -fn "$dev" >"$T_WORK/fsck.out" 2>&1 ||
 	fail "e2fsck -fn $dev after the copy found problems: $(tail -n 20 "$T_WORK/fsck.out")"
 ublk_del "$DEV_ID"
 
-ublk_add -t loop -f "$backing" -q 2 -d 64
+ublk_add -t loop -f "$backing" -q 2 -d 64 "${T_ADD_EXTRA[@]}"
 dev=/dev/ublkb$DEV_ID
 mount_dev "$dev" "$mnt"
 diff -r "$src" "$mnt/tree" >"$T_WORK/diff.out" 2>&1 ||

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 make_backing "$T_WORK/backing" 64M
-ublk_add -t loop -f "$T_WORK/backing" -q 2 -d 64
+ublk_add -t loop -f "$T_WORK/backing" -q 2 -d 64 "${T_ADD_EXTRA[@]}"
 id=$DEV_ID
 pid=$DEV_PID
 dev=/dev/ublkb$id

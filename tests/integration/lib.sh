@@ -24,11 +24,19 @@
 #   make_backing FILE SIZE / make_pattern FILE MIB
 #   fio_run NAME DEV OPTS... / fio_verify DEV OPTS...
 #   loop_verify_matrix FLAG ADD_OPTS...
+#   T_ADD_EXTRA                 array of extra `ublk add` options for tests
+#                               that other tests reuse (040, 060 with --bpf)
+#   require_bpf                 skip unless the kernel can run the BPF path
+#   bpf_count ID FIELD          sum over queues of a counter in `ublk list --json`
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
 	echo "lib.sh is sourced by the tests, it is not a test itself" >&2
 	exit 0
 fi
+
+# a test that runs another (103 runs 040) sources this twice: once is enough
+[[ -z "${T_LIB_LOADED:-}" ]] || return 0
+T_LIB_LOADED=1
 
 set -euo pipefail
 set -E
@@ -42,6 +50,7 @@ T_MOUNTS=()
 T_HOOKS=()
 T_WORK=
 T_XF_PROCS=
+[[ -v T_ADD_EXTRA ]] || T_ADD_EXTRA=()
 # set by ublk_add, read by the tests
 DEV_ID=
 DEV_PID=
@@ -267,6 +276,31 @@ has_feature() {
 	grep -qw -- "$1" <<<"$out"
 }
 
+# require_bpf: the BPF fast path must be available. Linux 7.3 has what it
+# needs, so there a "no" is a failure of ours; older kernels skip.
+require_bpf() {
+	local out rel
+	out=$(ublk features 2>&1) || fail "'ublk features' failed: $out"
+	grep -q '^bpf fast path: yes' <<<"$out" && return 0
+	rel=$(uname -r)
+	if printf '%s\n' 7.3 "${rel%%[-+]*}" | sort -V -C; then
+		fail "kernel $rel should offer the BPF fast path: $(grep '^bpf' <<<"$out")"
+	fi
+	skip "no BPF fast path on kernel $rel: $(grep '^bpf fast' <<<"$out")"
+}
+
+# bpf_count ID FIELD: FIELD (nr_io, nr_redirect, nr_retry, nr_split of the
+# BPF program, or nr_io_daemon) summed over the queues, as `ublk list --json`
+# reports it (the daemon refreshes its state file every second).
+bpf_count() {
+	local field=$2
+	if [ "$field" = nr_io_daemon ]; then
+		dev_json "$1" | jq '[.queues[].nr_io_daemon] | add'
+	else
+		dev_json "$1" | jq --arg f "$field" '[.queues[].bpf[$f]] | add'
+	fi
+}
+
 # ---------------------------------------------------------------- add / del
 
 # ublk_add ARGS...: `ublk add ARGS` must succeed (within 120 s) with a LIVE
@@ -406,6 +440,12 @@ fio_run() {
 	jq -e '[.jobs[] | .read.io_bytes + .write.io_bytes] | add > 0' <<<"$json" >/dev/null ||
 		fail "fio '$name' on $dev did no I/O"
 	log "fio $name ok: $(jq -r '[.jobs[] | "read \(.read.io_bytes / 1048576 | floor) MiB \(.read.iops | floor) IOPS, write \(.write.io_bytes / 1048576 | floor) MiB \(.write.iops | floor) IOPS"] | join("; ")' <<<"$json" 2>/dev/null)"
+}
+
+# fio_ios NAME: requests the last fio_run NAME completed (all jobs, r+w).
+fio_ios() {
+	sed -n '/^{/,$p' "$T_WORK/.fio-$1.out" |
+		jq '[.jobs[] | .read.total_ios + .write.total_ios] | add'
 }
 
 # fio_verify DEV [fio options...]: random writes of mixed sizes (4 KiB..1 MiB)

@@ -208,15 +208,9 @@ do_demo() {
 	before=$(ublk_devices)
 
 	# The server may keep its stdout: a file, not a pipe, or we would wait.
-	demo_step "ublk add -t loop -f $img --bpf=auto"
-	if ! ublk add -t loop -f "$img" --bpf=auto >"$scratch/add.log" 2>&1; then
-		cat "$scratch/add.log"
-		grep -Eqi 'unrecognized|unknown|invalid option' "$scratch/add.log" ||
-			return 1
-		demo_step "ublk add -t loop -f $img (this ublk has no --bpf)"
-		ublk add -t loop -f "$img" >"$scratch/add.log" 2>&1 ||
-			{ cat "$scratch/add.log"; return 1; }
-	fi
+	demo_step "ublk add -t loop -f $img --bpf"
+	ublk add -t loop -f "$img" --bpf >"$scratch/add.log" 2>&1 ||
+		{ cat "$scratch/add.log"; return 1; }
 	cat "$scratch/add.log"
 	for ((i = 0; i < 100; i++)); do
 		demo_dev=$(comm -13 <(echo "$before" | sort) \
@@ -254,6 +248,10 @@ do_demo() {
 	e2fsck -fn "$demo_dev" >"$scratch/fsck.log" 2>&1 ||
 		{ cat "$scratch/fsck.log"; return 1; }
 	echo "file system OK"
+
+	demo_step "ublk list -n $id (requests served by BPF vs the daemon)"
+	sleep 1.2 # the daemon refreshes its state file every second
+	ublk list -n "$id"
 
 	demo_step "ublk del -n $id"
 	ublk del -n "$id" || rc=$?
