@@ -216,6 +216,30 @@ static int ublk_queue_register_files(struct ublk_queue *q)
 	return io_uring_register_files(&q->ring, fds, 1 + tgt->nr_fds);
 }
 
+/*
+ * A BPF queue thread spends its life in the program, which is sleepable:
+ * migration disabled, yet preemptible. Once, under load, Linux 7.3 warned
+ * in set_task_cpu() (the load balancer moving a migration-disabled task;
+ * which task was not logged). A thread bound to one CPU is never a
+ * candidate for the balancer. Queue q takes the q-th CPU of the set the
+ * kernel suggests, so that queues spread out.
+ */
+static void ublk_queue_pin_one_cpu(struct ublk_queue *q)
+{
+	int n = CPU_COUNT(&q->affinity), i, cpu, pick;
+
+	if (n <= 1)
+		return;
+	pick = q->q_id % n;
+	for (cpu = 0, i = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &q->affinity) || i++ != pick)
+			continue;
+		CPU_ZERO(&q->affinity);
+		CPU_SET(cpu, &q->affinity);
+		return;
+	}
+}
+
 static int ublk_queue_init(struct ublk_queue *q)
 {
 	struct io_uring_params p = {
@@ -228,6 +252,8 @@ static int ublk_queue_init(struct ublk_queue *q)
 	int ret, i;
 
 	q->tid = gettid();
+	if (q->dev->bpf)
+		ublk_queue_pin_one_cpu(q);
 	if (CPU_COUNT(&q->affinity))
 		pthread_setaffinity_np(pthread_self(), sizeof(q->affinity),
 				       &q->affinity);
