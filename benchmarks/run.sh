@@ -414,33 +414,40 @@ echo
 
 # ---------------------------------------------------------------- report
 
-# "median [min-max]" of a column over the repetitions of (label, test), or "-".
-# what: value | gcpu (guest CPU s/GiB) | dcpu (daemon CPU s/GiB); med: only the median
+# "median [min-max]" over the repetitions of (label $1, test $2) of: what=$3
+# value (the metric), gcpu (guest CPU s/GiB) or dcpu (daemon CPU s/GiB); "-"
+# if none. With a baseline label $4: of the ratio label/baseline within each
+# repetition, as "0.41x [0.23-0.78]".
 summ() {
-	awk -F'\t' -v l="$1" -v t="$2" -v what="$3" -v med="${4:-}" '
+	awk -F'\t' -v l="$1" -v t="$2" -v what="$3" -v base="${4:-}" '
 	function f(v,  a) {
 		a = v < 0 ? -v : v
 		if (a >= 100) return sprintf("%.0f", v)
 		if (a >= 10) return sprintf("%.1f", v)
 		return sprintf("%.2f", v)
 	}
-	NR > 1 && $1 == l && $2 == t {
+	NR > 1 && $2 == t && ($1 == l || $1 == base) {
 		if (what == "value") v = $5
 		else {
 			c = what == "gcpu" ? $10 : $11
 			if (c == "-" || $9 <= 0) next
 			v = c / ($9 / 1073741824)
 		}
-		x[n++] = v
+		if ($1 == l) mine[$3] = v
+		else theirs[$3] = v
 	}
 	END {
+		for (r in mine) {
+			if (base == "") x[n++] = mine[r]
+			else if (theirs[r] > 0) x[n++] = mine[r] / theirs[r]
+		}
 		if (!n) { print "-"; exit }
 		for (i = 1; i < n; i++)		# insertion sort
 			for (j = i; j > 0 && x[j - 1] > x[j]; j--) { s = x[j]; x[j] = x[j - 1]; x[j - 1] = s }
 		m = n % 2 ? x[int(n / 2)] : (x[n / 2 - 1] + x[n / 2]) / 2
-		if (med != "") print m
-		else if (n == 1) print f(m)
-		else printf "%s [%s-%s]\n", f(m), f(x[0]), f(x[n - 1])
+		u = base == "" ? "" : "x"
+		if (n == 1) print f(m) u
+		else printf "%s%s [%s-%s]\n", f(m), u, f(x[0]), f(x[n - 1])
 	}' "$RESULTS"
 }
 
@@ -461,7 +468,7 @@ row() {
 }
 
 report() {
-	local i l w=14 c=20 base a b r spec
+	local i l w=14 c=20 base spec
 	for l in "${labels[@]}"; do [ "${#l}" -gt "$w" ] && w=${#l}; done
 
 	echo "Configurations"
@@ -482,20 +489,20 @@ report() {
 		row "$i" rr32:gcpu rr32:dcpu sw:gcpu sw:dcpu
 	done
 	echo
-	echo "Relative to the first configuration of each group (ratio of medians)"
-	printf "%-${w}s  %-14s  %10s  %10s  %10s  %12s  %12s\n" "configuration" "baseline" "IOPS" "lat" "MiB/s" "CPU/GiB 4k" "CPU/GiB 1M"
+	echo "Relative to the first configuration of each group: median [min-max] of the"
+	echo "ratios within each repetition (measured back to back, so host drift cancels)"
+	printf "%-${w}s  %-12s  %${c}s  %${c}s  %${c}s  %${c}s  %${c}s\n" "configuration" "baseline" \
+		"4k qd32 IOPS" "4k qd1 lat" "1M sw MiB/s" "CPU/GiB 4k qd32" "CPU/GiB 1M sw"
 	for i in "${!labels[@]}"; do
 		l=${labels[$i]}
 		if [ "$i" = 0 ] || [ "${groups[$i]}" != "${groups[$((i - 1))]}" ]; then
 			base=$l
 		fi
 		[ -z "${whys[$i]}" ] || continue
-		printf "%-${w}s  %-14s" "$l" "$base"
+		[ "$l" != "$base" ] || continue
+		printf "%-${w}s  %-12s" "$l" "$base"
 		for spec in rr32:value rr1:value sw:value rr32:gcpu sw:gcpu; do
-			a=$(summ "$l" "${spec%%:*}" "${spec#*:}" m)
-			b=$(summ "$base" "${spec%%:*}" "${spec#*:}" m)
-			r=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2fx", a / b }')
-			case $spec in *:value) printf "  %10s" "$r" ;; *) printf "  %12s" "$r" ;; esac
+			printf "  %${c}s" "$(summ "$l" "${spec%%:*}" "${spec#*:}" "$base")"
 		done
 		echo
 	done
