@@ -13,7 +13,7 @@
 #                     [-a UBLK_ARGS] [-o DIR] [PATTERN...]
 #
 #   -r REPEAT     runs per (configuration, workload); median and min-max (3)
-#   -t SECONDS    measured seconds per fio run, after a 1 s ramp (4)
+#   -t SECONDS    measured seconds per fio run, after a 1 s ramp (3)
 #   -s SIZE       device size, and size of the loop backing file on tmpfs (256M)
 #   -w WORKLOADS  which workloads, e.g. "rr32 sw" (all: "rr32 rr1 sw", see TESTS)
 #   -a UBLK_ARGS  extra arguments for every `ublk add` (e.g. "-q 2")
@@ -23,7 +23,7 @@
 #                 extended regexps (default: all)
 #
 # The defaults (7 configurations x 3 workloads x 3 repetitions) take about
-# 8 minutes in a 2-vCPU TCG guest.
+# 8 minutes in a 2-vCPU TCG guest (9 on a busy host), 9-10 minutes of VM time.
 #
 # Method. All devices are set up first and stay live; then, for each
 # repetition, for each workload, every configuration is measured back to back,
@@ -35,7 +35,7 @@
 set -uo pipefail
 export LC_ALL=C		# "." in $EPOCHREALTIME and in numbers
 
-RUNTIME=4
+RUNTIME=3
 REPEAT=3
 SIZE=256M
 TESTS_WANTED="rr32 rr1 sw"
