@@ -23,7 +23,8 @@
 #                 extended regexps (default: all)
 #
 # The defaults (7 configurations x 3 workloads x 3 repetitions) take about
-# 8 minutes in a 2-vCPU TCG guest (9 on a busy host), 9-10 minutes of VM time.
+# 8.5 minutes of fio in a 2-vCPU TCG guest on a busy host, 10 minutes of VM
+# time with the boot.
 #
 # Method. All devices are set up first and stay live; then, for each
 # repetition, for each workload, every configuration is measured back to back,
