@@ -412,7 +412,13 @@ main() {
 	*)
 		probe_kvm
 		write_guest_env "$@"
+		# The VM shares the host's CPUs: say how busy they were.
+		[ "$mode" = bench ] && log "host load before: $(uptime)"
 		vm - || rc=$?
+		if [ "$mode" = bench ]; then
+			log "host load after: $(uptime)"
+			log "bench report and raw results: $out/bench"
+		fi
 		if [ -f "$out/status" ]; then
 			rc=$(cat "$out/status")
 		elif [ "$rc" = 0 ]; then
