@@ -15,7 +15,7 @@
 #   -r REPEAT     runs per (configuration, workload); median and min-max (3)
 #   -t SECONDS    measured seconds per fio run, after a 1 s ramp (3)
 #   -s SIZE       device size, and size of the loop backing file on tmpfs (256M)
-#   -w WORKLOADS  which workloads, e.g. "rr32 sw" (all: "rr32 rr1 sw", see TESTS)
+#   -w WORKLOADS  which workloads, e.g. "rr32 sw" (all: "rr32 rr32x2 rr1 sw", see TESTS)
 #   -a UBLK_ARGS  extra arguments for every `ublk add` (e.g. "-q 2")
 #   -o DIR        directory for the report and raw results ($UBLK_BENCH_OUT,
 #                 else a new /tmp/ublk-bench.*)
@@ -39,7 +39,7 @@ export LC_ALL=C		# "." in $EPOCHREALTIME and in numbers
 RUNTIME=3
 REPEAT=3
 SIZE=256M
-TESTS_WANTED="rr32 rr1 sw"
+TESTS_WANTED="rr32 rr32x2 rr1 sw"
 UBLK_EXTRA=
 OUT=${UBLK_BENCH_OUT:-}
 
@@ -71,18 +71,19 @@ CONFIGS=(
 	"null_blk     | null | nullb |"
 	"ublk null    | null | ublk  | -t null --size @SIZE@"
 	"ublk null -z | null | ublk  | -t null --size @SIZE@ -z"
-#	"ublk null --bpf | null | ublk | -t null --size @SIZE@ --bpf"
+	"ublk null --bpf | null | ublk | -t null --size @SIZE@ --bpf"
 	"kernel loop  | loop | kloop |"
 	"ublk loop    | loop | ublk  | -t loop -f @FILE@"
 	"ublk loop -u | loop | ublk  | -t loop -f @FILE@ -u"
 	"ublk loop -z | loop | ublk  | -t loop -f @FILE@ -z"
-#	"ublk loop --bpf | loop | ublk | -t loop -f @FILE@ --bpf"
+	"ublk loop --bpf | loop | ublk | -t loop -f @FILE@ --bpf"
 )
 
 # Workloads: "name | fio arguments | metric". Metrics: iops, lat (mean total
 # latency, usec), bw (MiB/s); read or write side is taken from the rw mode.
 TESTS=(
 	"rr32 | --rw=randread --bs=4k --iodepth=32 --numjobs=1 | iops"
+	"rr32x2 | --rw=randread --bs=4k --iodepth=32 --numjobs=2 | iops"
 	"rr1  | --rw=randread --bs=4k --iodepth=1 --numjobs=1  | lat"
 	"sw   | --rw=write --bs=1M --iodepth=8 --numjobs=1     | bw"
 )
@@ -248,8 +249,9 @@ start=$(date +%s)
 	echo "           ublk extra arguments: '${UBLK_EXTRA}'; CPU sampled over a $((RUNTIME - 1)) s window inside"
 	echo "           each run (/proc/stat user+nice+system+irq+softirq; daemon /proc/PID/stat utime+stime)"
 	echo "           divided by the bytes the device moved in that window (/sys/block/DEV/stat)"
-	echo "workloads: rr32 = 4k randread iodepth 32 (IOPS); rr1 = 4k randread iodepth 1 (mean"
-	echo "           latency, usec); sw = 1M sequential write iodepth 8 (MiB/s)"
+	echo "workloads: rr32 = 4k randread iodepth 32 (IOPS); rr32x2 = the same with 2 jobs;"
+	echo "           rr1 = 4k randread iodepth 1 (mean latency, usec); sw = 1M sequential"
+	echo "           write iodepth 8 (MiB/s)"
 } | tee "$OUT/header.txt"
 echo
 
@@ -479,9 +481,10 @@ report() {
 	echo
 
 	echo "Throughput and latency: median [min-max] of $REPEAT runs"
-	printf "%-${w}s  %${c}s  %${c}s  %${c}s\n" "configuration" "4k rr qd32 IOPS" "4k rr qd1 lat us" "1M sw qd8 MiB/s"
+	printf "%-${w}s  %${c}s  %${c}s  %${c}s  %${c}s\n" "configuration" "4k rr qd32 IOPS" \
+		"4k qd32 2 jobs IOPS" "4k rr qd1 lat us" "1M sw qd8 MiB/s"
 	for i in "${!labels[@]}"; do
-		row "$i" rr32:value rr1:value sw:value
+		row "$i" rr32:value rr32x2:value rr1:value sw:value
 	done
 	echo
 	echo "CPU seconds per GiB moved: median [min-max]; guest = whole VM, daemon = ublk server"
@@ -492,8 +495,9 @@ report() {
 	echo
 	echo "Relative to the first configuration of each group: median [min-max] of the"
 	echo "ratios within each repetition (measured back to back, so host drift cancels)"
-	printf "%-${w}s  %-12s  %${c}s  %${c}s  %${c}s  %${c}s  %${c}s\n" "configuration" "baseline" \
-		"4k qd32 IOPS" "4k qd1 lat" "1M sw MiB/s" "CPU/GiB 4k qd32" "CPU/GiB 1M sw"
+	printf "%-${w}s  %-12s  %${c}s  %${c}s  %${c}s  %${c}s  %${c}s  %${c}s\n" "configuration" \
+		"baseline" "4k qd32 IOPS" "2 jobs IOPS" "4k qd1 lat" "1M sw MiB/s" "CPU/GiB 4k qd32" \
+		"CPU/GiB 1M sw"
 	for i in "${!labels[@]}"; do
 		l=${labels[$i]}
 		if [ "$i" = 0 ] || [ "${groups[$i]}" != "${groups[$((i - 1))]}" ]; then
@@ -502,7 +506,7 @@ report() {
 		[ -z "${whys[$i]}" ] || continue
 		[ "$l" != "$base" ] || continue
 		printf "%-${w}s  %-12s" "$l" "$base"
-		for spec in rr32:value rr1:value sw:value rr32:gcpu sw:gcpu; do
+		for spec in rr32:value rr32x2:value rr1:value sw:value rr32:gcpu sw:gcpu; do
 			printf "  %${c}s" "$(summ "$l" "${spec%%:*}" "${spec#*:}" "$base")"
 		done
 		echo

@@ -1,0 +1,50 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Where the time goes on the BPF path: run inside the VM
+# (`tests/vm/run.sh shell benchmarks/profile.sh`). For null_blk, ublk null
+# (userspace, zero copy) and ublk null --bpf: 4k randread qd32 for a few
+# seconds under `perf record -a -g`, the top kernel+user symbols, and for
+# --bpf the program's own run count and average run time (bpf_stats).
+# Output: /build/out/profile/ (or $1).
+set -euo pipefail
+export LC_ALL=C
+out=${1:-/build/out/profile}
+secs=${PROFILE_SECONDS:-4}
+mkdir -p "$out"
+
+fio_rr() {
+	fio --name=p --filename="$1" --rw=randread --bs=4k --iodepth=32 --direct=1 \
+		--ioengine=io_uring --time_based --runtime="$secs" --output-format=json |
+		jq -r '.jobs[0].read.iops | floor'
+}
+
+profile() {
+	local name=$1 dev=$2
+	perf record -q -a -g -o "/tmp/$name.data" -- sleep "$secs" >/dev/null 2>&1 &
+	local perf_pid=$!
+	echo "$name: $(fio_rr "$dev") IOPS under perf" | tee -a "$out/summary.txt"
+	wait "$perf_pid" || true
+	perf report -i "/tmp/$name.data" --no-children --sort comm,sym --stdio 2>/dev/null |
+		grep -v '^#' | grep -v '^$' | grep '%' | head -40 >"$out/$name.txt"
+}
+
+modprobe null_blk nr_devices=1 queue_mode=2 irqmode=0 gb=1 2>/dev/null || true
+if [ -b /dev/nullb0 ]; then
+	profile null_blk /dev/nullb0
+	rmmod null_blk || true
+fi
+
+ublk add -t null --size 1G -z >/dev/null
+profile ublk-null-z /dev/ublkb0
+ublk del -n 0
+
+sysctl -q kernel.bpf_stats_enabled=1
+ublk add -t null --size 1G --bpf >/dev/null
+profile ublk-null-bpf /dev/ublkb0
+bpftool prog show name ublk_loop_step >>"$out/summary.txt" 2>&1 || true
+sleep 1.2
+ublk list -n 0 | grep 'io:' >>"$out/summary.txt"
+ublk del -n 0
+sysctl -q kernel.bpf_stats_enabled=0
+cat "$out/summary.txt"
