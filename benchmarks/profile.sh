@@ -7,26 +7,26 @@
 # seconds under `perf record -a -g`, the top kernel+user symbols, and for
 # --bpf the program's own run count and average run time (bpf_stats).
 # Output: /build/out/profile/ (or $1).
-set -euo pipefail
+set -uo pipefail
 export LC_ALL=C
 out=${1:-/build/out/profile}
-secs=${PROFILE_SECONDS:-4}
+secs=${PROFILE_SECONDS:-6}
 mkdir -p "$out"
 
-fio_rr() {
-	fio --name=p --filename="$1" --rw=randread --bs=4k --iodepth=32 --direct=1 \
-		--ioengine=io_uring --time_based --runtime="$secs" --output-format=json |
-		jq -r '.jobs[0].read.iops | floor'
-}
-
+# fio runs 2 * secs; perf samples the middle secs (perf starts slowly under TCG)
 profile() {
-	local name=$1 dev=$2
-	perf record -q -a -g -o "/tmp/$name.data" -- sleep "$secs" >/dev/null 2>&1 &
-	local perf_pid=$!
-	echo "$name: $(fio_rr "$dev") IOPS under perf" | tee -a "$out/summary.txt"
-	wait "$perf_pid" || true
+	local name=$1 dev=$2 iops
+	fio --name=p --filename="$dev" --rw=randread --bs=4k --iodepth=32 --direct=1 \
+		--ioengine=io_uring --time_based --runtime=$((2 * secs)) \
+		--output-format=json --output="/tmp/$name.fio" &
+	local fio_pid=$!
+	sleep $((secs / 2))
+	perf record -q -a -g -o "/tmp/$name.data" -- sleep "$secs" >/dev/null 2>&1
+	wait "$fio_pid"
+	iops=$(jq -r '.jobs[0].read.iops | floor' "/tmp/$name.fio")
+	echo "$name: $iops IOPS (4k randread qd32, under perf)" | tee -a "$out/summary.txt"
 	perf report -i "/tmp/$name.data" --no-children --sort comm,sym --stdio 2>/dev/null |
-		grep -v '^#' | grep -v '^$' | grep '%' | head -40 >"$out/$name.txt"
+		grep '%' | grep -v '^#' | grep -v -- '--' | head -40 >"$out/$name.txt"
 }
 
 modprobe null_blk nr_devices=1 queue_mode=2 irqmode=0 gb=1 2>/dev/null || true

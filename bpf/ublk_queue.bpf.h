@@ -113,6 +113,26 @@ static __always_inline __u64 ublk_bpf_tgt_ud(__u16 tag, __u8 op)
 	return tag | (__u64)op << 16 | UBLK_UD_TGT | UBLK_UD_BPF;
 }
 
+/* An SQE of backing I/O for request @tag on fixed file @fd, or NULL. */
+static __always_inline struct io_uring_sqe *
+ublk_bpf_tgt_sqe(struct iou_ctx *ring, __u16 tag, __u8 opcode, __u32 fd)
+{
+	struct ublk_bpf_tag *t = ublk_bpf_tag(tag);
+	struct io_uring_sqe *sqe;
+
+	if (!t)
+		return NULL;
+	sqe = ublk_bpf_get_sqe(ring);
+	if (!sqe)
+		return NULL;
+	sqe->opcode = opcode;
+	sqe->flags = IOSQE_FIXED_FILE;
+	sqe->fd = fd;
+	sqe->user_data = ublk_bpf_tgt_ud(tag, opcode);
+	t->pending++;
+	return sqe;
+}
+
 /*
  * Backing I/O on the request's own pages: the kernel registered them at
  * fixed buffer index @tag (UBLK_F_AUTO_BUF_REG); @buf_off is the offset in
@@ -123,44 +143,26 @@ static __always_inline int ublk_bpf_queue_rw(struct iou_ctx *ring, __u16 tag,
 					     __u32 len, __u32 buf_off,
 					     __u32 rw_flags)
 {
-	struct ublk_bpf_tag *t = ublk_bpf_tag(tag);
-	struct io_uring_sqe *sqe;
+	struct io_uring_sqe *sqe = ublk_bpf_tgt_sqe(ring, tag, opcode, fd);
 
-	if (!t)
-		return -EINVAL;
-	sqe = ublk_bpf_get_sqe(ring);
 	if (!sqe)
 		return -EBUSY;
-	sqe->opcode = opcode;
-	sqe->flags = IOSQE_FIXED_FILE;
-	sqe->fd = fd;
 	sqe->off = pos;
 	sqe->addr = buf_off;
 	sqe->len = len;
 	sqe->rw_flags = rw_flags;
 	sqe->buf_index = tag;
-	sqe->user_data = ublk_bpf_tgt_ud(tag, opcode);
-	t->pending++;
 	return 0;
 }
 
 static __always_inline int ublk_bpf_queue_fsync(struct iou_ctx *ring, __u16 tag,
 						__u32 fd, __u32 fsync_flags)
 {
-	struct ublk_bpf_tag *t = ublk_bpf_tag(tag);
-	struct io_uring_sqe *sqe;
+	struct io_uring_sqe *sqe = ublk_bpf_tgt_sqe(ring, tag, IORING_OP_FSYNC, fd);
 
-	if (!t)
-		return -EINVAL;
-	sqe = ublk_bpf_get_sqe(ring);
 	if (!sqe)
 		return -EBUSY;
-	sqe->opcode = IORING_OP_FSYNC;
-	sqe->flags = IOSQE_FIXED_FILE;
-	sqe->fd = fd;
 	sqe->fsync_flags = fsync_flags;
-	sqe->user_data = ublk_bpf_tgt_ud(tag, IORING_OP_FSYNC);
-	t->pending++;
 	return 0;
 }
 

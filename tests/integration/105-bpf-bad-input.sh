@@ -5,7 +5,8 @@
 # so small a request would need more than 128 pieces, --bpf_eagain without
 # --bpf_redirect; a program the kernel refuses to load (fault injection:
 # UBLK_TEST_BPF_BREAK declares the program a socket filter, so the
-# struct_ops map cannot use it). --bpf=auto with -u falls back to the
+# struct_ops map cannot use it); root without capabilities (setpriv: "CAP_BPF
+# is missing"). --bpf=auto with -u falls back to the
 # userspace path, works, and `ublk list` says why.
 . "$(dirname "$0")/lib.sh"
 
@@ -23,6 +24,15 @@ expect_fail "BPF load failure" env UBLK_TEST_BPF_BREAK=1 ublk add -t loop -f "$f
 grep -q 'BPF program' "$T_WORK/.xf.err" ||
 	fail "a load failure should be named: $(cat "$T_WORK/.xf.err")"
 expect_fail "BPF load failure, 2 queues" env UBLK_TEST_BPF_BREAK=1 ublk add -t null -q 2 --bpf
+
+# root without capabilities: the probe names what is missing, before any
+# device exists
+if command -v setpriv >/dev/null; then
+	expect_fail "--bpf without capabilities" \
+		setpriv --bounding-set=-all --inh-caps=-all ublk add -t null --bpf
+	grep -q 'CAP_BPF is missing' "$T_WORK/.xf.err" ||
+		fail "missing capabilities should be named: $(cat "$T_WORK/.xf.err")"
+fi
 
 ublk_add -t loop -f "$f" --bpf=auto -u
 grep -q 'io path userspace' <<<"$DEV_OUT" || fail "--bpf=auto -u should use the userspace path: $DEV_OUT"
