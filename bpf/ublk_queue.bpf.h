@@ -210,6 +210,8 @@ static __always_inline void ublk_bpf_maybe_commit(struct iou_ctx *ring, __u16 ta
 
 	if (t && t->queued && !t->pending) {
 		t->queued = 0;
+		if (shared.nr_inflight)
+			shared.nr_inflight--;
 		ublk_bpf_commit(ring, tag, t->res);
 	}
 }
@@ -240,6 +242,9 @@ static __always_inline int ublk_bpf_start(struct iou_ctx *ring, __u16 tag)
 
 	if (!t)
 		return 1;
+	/* draining for recovery: the request stays with the kernel */
+	if (shared.draining)
+		return 0;
 	retry = t->retry;
 	t->retry = 0;
 	if (bpf_copy_from_user(&iod, sizeof(iod),
@@ -255,6 +260,7 @@ static __always_inline int ublk_bpf_start(struct iou_ctx *ring, __u16 tag)
 	t->res = 0;
 	t->pending = 0;
 	t->queued = 0;
+	shared.nr_inflight++;
 	total = iod.nr_sectors << 9;
 	for (i = 0; i < UBLK_BPF_MAX_PIECES; i++) {
 		__u64 ret = ublk_bpf_queue_piece(ring, &iod, tag, offset);
@@ -268,6 +274,7 @@ static __always_inline int ublk_bpf_start(struct iou_ctx *ring, __u16 tag)
 			if (!offset && !t->pending) {
 				shared.redirect_reason = UBLK_BPF_REDIR_TARGET;
 				shared.nr_redirect++;
+				shared.nr_inflight--; /* the daemon's now */
 				return 1;
 			}
 			ublk_bpf_add_result(tag, -EIO);
@@ -398,6 +405,8 @@ int BPF_PROG(ublk_loop_step, struct iou_ctx *ring, struct iou_loop_params *lp)
 	if (shared.stop_reason == UBLK_BPF_STOP_REDIRECT)
 		return IOU_LOOP_STOP;
 	if (shared.nr_aborted >= cfg.depth)
+		return ublk_bpf_stop(UBLK_BPF_STOP_EXIT);
+	if (shared.draining && !shared.nr_inflight && !shared.daemon_inflight)
 		return ublk_bpf_stop(UBLK_BPF_STOP_EXIT);
 	/* sleep until one more CQE, unless some are already waiting */
 	lp->cq_wait_idx = head + 1;

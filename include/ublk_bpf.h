@@ -80,7 +80,7 @@ static inline __u32 ublk_bpf_bytes(__u64 ret)
 enum ublk_bpf_stop {
 	UBLK_BPF_STOP_NONE = 0,
 	UBLK_BPF_STOP_REDIRECT, /* the CQE at the head is the daemon's */
-	UBLK_BPF_STOP_EXIT,	/* every tag was aborted: the queue is done */
+	UBLK_BPF_STOP_EXIT,	/* every tag aborted, or drained: the queue is done */
 	UBLK_BPF_STOP_ERROR,	/* the program cannot go on (see error) */
 };
 
@@ -123,6 +123,8 @@ struct ublk_bpf_tag {
 struct ublk_bpf_shared {
 	/* daemon -> program */
 	__u32 user_sqes;
+	__u32 draining;	       /* finish what is in flight, start nothing new */
+	__u32 daemon_inflight; /* requests the daemon's target holds */
 	/* program -> daemon */
 	__u32 stop_reason;
 	__u32 redirect_reason;
@@ -134,7 +136,7 @@ struct ublk_bpf_shared {
 	__u64 nr_split;	   /* CONTINUE returns */
 	__u64 nr_steps;	   /* loop_step runs */
 	__u32 nr_aborted;  /* tags whose FETCH was aborted */
-	__u32 pad;
+	__u32 nr_inflight; /* requests BPF started and has not committed */
 	struct ublk_bpf_tag tags[UBLK_BPF_MAX_DEPTH];
 };
 
