@@ -93,6 +93,13 @@ struct ublk_dev_opts {
 	__u64 size; /* null: bytes; 0 means default */
 	bool buffered_io;
 	bool foreground;
+	/*
+	 * The options that created the device, stored verbatim in the state
+	 * file: `ublk recover` parses them again, so every option (present or
+	 * future) is restored without the library knowing about it.
+	 */
+	int nr_args;
+	const char *const *args;
 };
 
 void ublk_dev_opts_init(struct ublk_dev_opts *opts);
@@ -154,6 +161,7 @@ struct ublk_queue {
 	int stop_evfd;		   /* written to abort a queue not yet started */
 	__u64 stop_buf;
 	bool stopping;
+	bool draining; /* finish the target's requests, start no new ones */
 	cpu_set_t affinity;
 	pthread_t thread;
 	int err; /* setup failure, reported to ublk_dev_start() */
@@ -174,6 +182,12 @@ struct ublk_dev {
 	struct ublk_queue *queues;
 	int ready_evfd; /* written by each queue thread once set up */
 	int exit_evfd;	/* written by each queue thread as it exits */
+	/* destroy leaves the device to the kernel (QUIESCED) for recovery */
+	bool keep;
+	/* queue threads finish what the target holds, then exit (see run) */
+	bool draining;
+	int nr_args;
+	const char *const *args;
 	char errmsg[256];
 };
 
@@ -189,12 +203,27 @@ int ublk_dev_create(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
 /* Start the queue threads and START_DEV; on failure the device is deleted. */
 int ublk_dev_start(struct ublk_dev *dev);
 /*
+ * Take over device @opts->dev_id, whose daemon died, in state QUIESCED or
+ * FAIL_IO (created with UBLK_F_USER_RECOVERY): check that @opts describe
+ * the kernel's device, initialise the target, START_USER_RECOVERY, start
+ * the queue threads (FETCH every tag) and END_USER_RECOVERY with our pid.
+ * On failure the device is left as it was, for another attempt or a del.
+ */
+int ublk_dev_recover(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
+/* The device was created with UBLK_F_USER_RECOVERY (any flavour). */
+static inline bool ublk_dev_recoverable(const struct ublk_dev *dev)
+{
+	return dev->info.flags & UBLK_F_USER_RECOVERY;
+}
+/*
  * Serve until the device is stopped: by STOP_DEV from elsewhere (`ublk del`)
- * or by SIGTERM/SIGINT, which this turns into STOP_DEV. The caller blocks
- * those signals in every thread before ublk_dev_create().
+ * or by SIGTERM/SIGINT. A signal stops and deletes the device, unless it has
+ * user recovery: then in-flight requests finish, the daemon lets go of the
+ * device and it stays QUIESCED (or FAIL_IO) for `ublk recover`. The caller
+ * blocks those signals in every thread before ublk_dev_create().
  */
 int ublk_dev_run(struct ublk_dev *dev);
-/* Join the queues, release the char device and target, then DEL_DEV. */
+/* Join the queues, release char device and target; DEL_DEV unless dev->keep. */
 void ublk_dev_destroy(struct ublk_dev *dev);
 /* Messages go to stderr, or to syslog once the daemon has detached. */
 void ublk_log_use_syslog(const char *ident);

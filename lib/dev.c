@@ -170,7 +170,8 @@ static int ublk_dev_add(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 	return ret;
 }
 
-int ublk_dev_create(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+/* What create and recover share: opts checked, dev->info filled, ctrl open. */
+int ublk_dev_setup(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 {
 	__u64 features = 0;
 	int ret;
@@ -187,6 +188,8 @@ int ublk_dev_create(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 	if (ret)
 		return ret;
 
+	dev->nr_args = opts->nr_args;
+	dev->args = opts->args;
 	dev->data_mode = opts->data_mode;
 	dev->info.nr_hw_queues = opts->nr_queues;
 	dev->info.queue_depth = opts->depth;
@@ -200,18 +203,36 @@ int ublk_dev_create(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 		return ret;
 	ret = ublk_dev_check_features(dev, features, dev->info.flags);
 	if (ret)
-		goto close_ctrl;
+		ublk_ctrl_close(&dev->ctrl);
+	return ret;
+}
 
-	ret = dev->ops->init(dev, opts);
+int ublk_dev_init_tgt(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+{
+	int ret = dev->ops->init(dev, opts);
+
 	if (ret) {
 		if (!dev->errmsg[0])
 			ublk_dev_err(dev, "%s target setup failed: %s",
 				     dev->ops->name, strerror(-ret));
-		goto close_ctrl;
+		return ret;
 	}
 	ret = ublk_dev_check_size(dev);
 	if (ret)
-		goto deinit;
+		dev->ops->deinit(dev);
+	return ret;
+}
+
+int ublk_dev_create(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+{
+	int ret;
+
+	ret = ublk_dev_setup(dev, opts);
+	if (ret)
+		return ret;
+	ret = ublk_dev_init_tgt(dev, opts);
+	if (ret)
+		goto close_ctrl;
 	ret = ublk_dev_add(dev, opts);
 	if (ret)
 		goto deinit;
@@ -304,24 +325,31 @@ static int ublk_dev_wait_ready(struct ublk_dev *dev)
 	return 0;
 }
 
-int ublk_dev_start(struct ublk_dev *dev)
+/* Open the char device and start the queue threads, which FETCH every tag. */
+int ublk_dev_start_queues(struct ublk_dev *dev)
 {
 	int ret;
 
 	ret = ublk_open_cdev(dev);
 	if (ret)
-		goto fail;
+		return ret;
 	dev->ready_evfd = eventfd(0, EFD_CLOEXEC);
 	dev->exit_evfd = eventfd(0, EFD_CLOEXEC);
 	if (dev->ready_evfd < 0 || dev->exit_evfd < 0) {
-		ret = -errno;
 		ublk_dev_err(dev, "eventfd: %s", strerror(errno));
-		goto fail;
+		return -errno;
 	}
 	ret = ublk_dev_spawn_queues(dev);
 	if (ret)
-		goto fail;
-	ret = ublk_dev_wait_ready(dev);
+		return ret;
+	return ublk_dev_wait_ready(dev);
+}
+
+int ublk_dev_start(struct ublk_dev *dev)
+{
+	int ret;
+
+	ret = ublk_dev_start_queues(dev);
 	if (ret)
 		goto fail;
 
@@ -336,6 +364,34 @@ int ublk_dev_start(struct ublk_dev *dev)
 fail:
 	ublk_dev_destroy(dev);
 	return ret;
+}
+
+/*
+ * Let go of a device with user recovery: the queue threads finish the
+ * requests the target holds, commit them and exit without fetching more;
+ * requests the kernel hands out meanwhile stay with it (requeued, or failed
+ * in FAIL_IO mode) and the device becomes QUIESCED until `ublk recover`.
+ */
+static void ublk_dev_drain(struct ublk_dev *dev)
+{
+	int i;
+
+	dev->keep = true;
+	__atomic_store_n(&dev->draining, true, __ATOMIC_RELEASE);
+	for (i = 0; i < dev->nr_queues_started; i++)
+		eventfd_write(dev->queues[i].stop_evfd, 1);
+}
+
+static void ublk_dev_on_signal(struct ublk_dev *dev, int signo)
+{
+	if (ublk_dev_recoverable(dev)) {
+		ublk_info("dev %u: signal %d, leaving the device for recovery",
+			  dev->info.dev_id, signo);
+		ublk_dev_drain(dev);
+		return;
+	}
+	ublk_info("dev %u: signal %d, stopping", dev->info.dev_id, signo);
+	ublk_ctrl_stop_dev(&dev->ctrl, dev->info.dev_id);
 }
 
 int ublk_dev_run(struct ublk_dev *dev)
@@ -364,11 +420,9 @@ int ublk_dev_run(struct ublk_dev *dev)
 			break;
 		}
 		if ((pfd[1].revents & POLLIN) &&
-		    read(sfd, &si, sizeof(si)) == sizeof(si)) {
-			ublk_info("dev %u: signal %u, stopping", dev->info.dev_id,
-				  si.ssi_signo);
+		    read(sfd, &si, sizeof(si)) == sizeof(si) && !stopping) {
 			stopping = true;
-			ublk_ctrl_stop_dev(&dev->ctrl, dev->info.dev_id);
+			ublk_dev_on_signal(dev, si.ssi_signo);
 		}
 		if ((pfd[0].revents & POLLIN) && !eventfd_read(dev->exit_evfd, &v)) {
 			exited += v;
@@ -418,6 +472,10 @@ void ublk_dev_destroy(struct ublk_dev *dev)
 	ublk_close_fd(&dev->exit_evfd);
 	dev->ops->deinit(dev);
 
+	if (dev->keep) {
+		ublk_ctrl_close(&dev->ctrl);
+		return;
+	}
 	ret = ublk_ctrl_del_dev(&dev->ctrl, dev->info.dev_id);
 	if (ret < 0 && ret != -ENODEV)
 		ublk_err("dev %u: DEL_DEV failed: %s", dev->info.dev_id,
