@@ -406,8 +406,66 @@ static void test_regressions(void)
 	CHECK(strstr(err, "-x") != NULL);
 }
 
+static void test_recovery(void)
+{
+	const __u64 rec = UBLK_F_USER_RECOVERY, reissue = UBLK_F_USER_RECOVERY_REISSUE,
+		    fail_io = UBLK_F_USER_RECOVERY_FAIL_IO;
+	struct add_args a;
+	char err[256];
+
+	/* ublksrv's spelling */
+	CHECK(PARSE(&a, "-t", "null", "-r", "1") == 0 && a.opts.extra_flags == rec);
+	CHECK(PARSE(&a, "-t", "null", "-r", "1", "-i", "1") == 0 &&
+	      a.opts.extra_flags == (rec | reissue));
+	CHECK(PARSE(&a, "-t", "null", "-r1", "-e1") == 0 &&
+	      a.opts.extra_flags == (rec | fail_io));
+	CHECK(PARSE(&a, "-t", "null", "-r", "0") == 0 && a.opts.extra_flags == 0);
+	CHECK(PARSE(&a, "-t", "null", "--recovery_enable=1",
+		    "--recovery_reissue=1") == 0 &&
+	      a.opts.extra_flags == (rec | reissue));
+	/* the spelled-out modes */
+	CHECK(PARSE(&a, "-t", "null", "--recovery=requeue") == 0 &&
+	      a.opts.extra_flags == rec);
+	CHECK(PARSE(&a, "-t", "null", "--recovery", "reissue") == 0 &&
+	      a.opts.extra_flags == (rec | reissue));
+	CHECK(PARSE(&a, "-t", "null", "--recovery=fail-io") == 0 &&
+	      a.opts.extra_flags == (rec | fail_io));
+	CHECK(PARSE(&a, "-t", "null", "--recovery=reissue", "--recovery=off") == 0 &&
+	      a.opts.extra_flags == 0);
+	/* the last word about each flag wins */
+	CHECK(PARSE(&a, "-t", "null", "--recovery=reissue", "-i", "0") == 0 &&
+	      a.opts.extra_flags == rec);
+	CHECK(!strcmp(recovery_name(rec | reissue), "reissue"));
+	CHECK(!strcmp(recovery_name(0), "off"));
+
+	CHECK_ERR(PARSE(&a, "-t", "null", "-i", "1"), "-r 1");
+	CHECK_ERR(PARSE(&a, "-t", "null", "-e", "1"), "-r 1");
+	CHECK_ERR(PARSE(&a, "-t", "null", "-r", "1", "-i", "1", "-e", "1"),
+		  "exclude");
+	CHECK_ERR(PARSE(&a, "-t", "null", "-r", "2"), "-r");
+	CHECK_ERR(PARSE(&a, "-t", "null", "-r", "yes"), "0 or 1");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--recovery=maybe"), "maybe");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--recovery="), "--recovery");
+}
+
+static void test_bpf_unprivileged(void)
+{
+	struct add_args a;
+	char err[256];
+
+	CHECK(PARSE(&a, "-t", "null") == 0 && a.bpf == ADD_BPF_OFF);
+	CHECK(PARSE(&a, "-t", "null", "--bpf=on") == 0 && a.bpf == ADD_BPF_ON);
+	CHECK(PARSE(&a, "-t", "null", "--bpf", "auto") == 0 && a.bpf == ADD_BPF_AUTO);
+	CHECK(PARSE(&a, "-t", "null", "--bpf=off") == 0 && a.bpf == ADD_BPF_OFF);
+	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf=yes"), "--bpf");
+	CHECK(PARSE(&a, "-t", "null", "--unprivileged") == 0 &&
+	      a.opts.extra_flags == UBLK_F_UNPRIVILEGED_DEV);
+}
+
 int main(void)
 {
+	test_recovery();
+	test_bpf_unprivileged();
 	test_parse_uint();
 	test_parse_size();
 	test_defaults();
