@@ -82,6 +82,7 @@ static void usage(void)
 	       "  list [-n DEV_ID] [-v] [--json]\n"
 	       "                              show devices\n"
 	       "  features                    show what the kernel's ublk driver supports\n"
+	       "  owner -n DEV_ID             print UID GID of an unprivileged device (udev)\n"
 	       "  help                        this text\n"
 	       "  -V, --version               print the version\n"
 	       "\n");
@@ -104,6 +105,8 @@ int main(int argc, char **argv)
 		return cmd_recover(argc - 1, argv + 1);
 	if (!strcmp(cmd, "start"))
 		return cmd_start(argc - 1, argv + 1);
+	if (!strcmp(cmd, "owner"))
+		return cmd_owner(argc - 1, argv + 1);
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		usage();
 		return 0;

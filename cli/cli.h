@@ -68,6 +68,7 @@ int cmd_list(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_start(int argc, char **argv);
+int cmd_owner(int argc, char **argv);
 
 /* add.c: look up the target, refuse what this build cannot do; -errno */
 int resolve_add_args(struct add_args *a, const char *cmd);

@@ -334,6 +334,11 @@ int parse_add_args(int argc, char **argv, struct add_args *a, char *err,
 	ret = check_recovery(rec, err, err_len);
 	if (ret)
 		return ret;
+	if ((a->opts.extra_flags & UBLK_F_UNPRIVILEGED_DEV) &&
+	    a->opts.data_mode != UBLK_DATA_COPY) {
+		snprintf(err, err_len, "--unprivileged excludes -u and -z (the kernel refuses them for unprivileged devices)");
+		return -EINVAL;
+	}
 	a->opts.extra_flags |= rec;
 	return 0;
 }

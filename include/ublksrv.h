@@ -37,6 +37,13 @@
 struct ublk_ctrl {
 	int fd;
 	struct io_uring ring;
+	/*
+	 * The kernel wants the char device's path in front of every command
+	 * for an unprivileged device (UBLK_F_UNPRIVILEGED_DEV): the last
+	 * ADD_DEV or GET_DEV_INFO tells which device that is.
+	 */
+	__u32 unpriv_id;
+	bool unpriv_valid;
 };
 
 int ublk_ctrl_open(struct ublk_ctrl *ctrl);

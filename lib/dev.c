@@ -146,6 +146,32 @@ static void ublk_dev_set_basic_params(struct ublk_dev *dev)
 		b->io_opt_shift = b->physical_bs_shift;
 }
 
+/* How long udev may take to hand an unprivileged device's nodes over. */
+#define UBLK_UNPRIV_WAIT_MS 5000
+
+static bool ublk_dev_unpriv(const struct ublk_dev *dev)
+{
+	return dev->info.flags & UBLK_F_UNPRIVILEGED_DEV;
+}
+
+/*
+ * An unprivileged device's commands are checked against its char device,
+ * which is root's until udev gives it to the owner (60-ublk.rules).
+ */
+static int ublk_dev_set_params(struct ublk_dev *dev)
+{
+	int ret, waited = 0;
+
+	for (;;) {
+		ret = ublk_ctrl_set_params(&dev->ctrl, dev->info.dev_id, &dev->params);
+		if (!ublk_dev_unpriv(dev) || (ret != -EACCES && ret != -ENOENT) ||
+		    waited >= UBLK_UNPRIV_WAIT_MS)
+			return ret;
+		usleep(10000);
+		waited += 10;
+	}
+}
+
 static int ublk_dev_add(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 {
 	int ret;
@@ -156,14 +182,22 @@ static int ublk_dev_add(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 		ublk_dev_err(dev, "device id %d is already in use", opts->dev_id);
 		return ret;
 	}
+	if (ret == -EPERM && !(opts->extra_flags & UBLK_F_UNPRIVILEGED_DEV)) {
+		ublk_dev_err(dev, "ADD_DEV: permission denied (needs CAP_SYS_ADMIN, or --unprivileged)");
+		return ret;
+	}
 	if (ret < 0) {
 		ublk_dev_err(dev, "ADD_DEV failed: %s", strerror(-ret));
 		return ret;
 	}
 
 	ublk_dev_set_basic_params(dev);
-	ret = ublk_ctrl_set_params(&dev->ctrl, dev->info.dev_id, &dev->params);
-	if (ret < 0) {
+	ret = ublk_dev_set_params(dev);
+	if (ret == -EACCES && ublk_dev_unpriv(dev)) {
+		ublk_dev_err(dev, "SET_PARAMS: %s%u is not accessible: is the udev rule for unprivileged devices (60-ublk.rules) installed?",
+			     UBLK_CDEV_PREFIX, dev->info.dev_id);
+		ublk_ctrl_del_dev(&dev->ctrl, dev->info.dev_id);
+	} else if (ret < 0) {
 		ublk_dev_err(dev, "SET_PARAMS failed: %s", strerror(-ret));
 		ublk_ctrl_del_dev(&dev->ctrl, dev->info.dev_id);
 	}
@@ -256,7 +290,7 @@ static int ublk_open_cdev(struct ublk_dev *dev)
 		dev->cdev_fd = open(path, O_RDWR | O_CLOEXEC);
 		if (dev->cdev_fd >= 0)
 			return 0;
-		if (errno != ENOENT)
+		if (errno != ENOENT && !(errno == EACCES && ublk_dev_unpriv(dev)))
 			break;
 		usleep(10000);
 	}

@@ -460,6 +460,9 @@ static void test_bpf_unprivileged(void)
 	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf=yes"), "--bpf");
 	CHECK(PARSE(&a, "-t", "null", "--unprivileged") == 0 &&
 	      a.opts.extra_flags == UBLK_F_UNPRIVILEGED_DEV);
+	/* the kernel refuses user copy and zero copy for such devices */
+	CHECK_ERR(PARSE(&a, "-t", "loop", "--unprivileged", "-u"), "--unprivileged");
+	CHECK_ERR(PARSE(&a, "-t", "loop", "-z", "--unprivileged"), "--unprivileged");
 }
 
 int main(void)
