@@ -1,6 +1,6 @@
 #!/bin/bash
 # Proves a file system survives a daemon crash in the middle of being made:
-# mkfs.ext4 (no lazy init, so it writes for a while) runs on a loop device
+# mkfs.ext4 (direct I/O, no lazy init: it writes for a while) runs on a loop device
 # added with --recovery=reissue; the daemon is SIGKILLed while mkfs writes;
 # `ublk recover -n N` brings the device back and mkfs completes with exit 0;
 # then the file system is written again (mount, copy 8 MiB of files, umount)
@@ -19,12 +19,13 @@ dev=/dev/ublkb$id
 writes() { awk '{ print $5 }' "$(dev_sysfs "$id")/stat"; }
 w0=$(writes)
 
-mkfs.ext4 -F -q -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$dev" \
+mkfs.ext4 -F -q -D -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$dev" \
 	>"$T_WORK/mkfs.out" 2>&1 &
 mkfs_pid=$!
 bg_register "$mkfs_pid"
 t_mkfs_writing() { [ "$(writes)" -ge $((w0 + 20)) ]; }
-wait_for 60 t_mkfs_writing || fail "mkfs did not start writing: $(cat "$T_WORK/mkfs.out")"
+wait_for 60 t_mkfs_writing ||
+	fail "mkfs did not start writing: $(($(writes) - w0)) writes; mkfs $(pid_alive "$mkfs_pid" && echo running || echo ended): $(cat "$T_WORK/mkfs.out")"
 pid_alive "$mkfs_pid" || skip "mkfs.ext4 finished before the kill (too fast to test here)"
 kill_daemon "$id"
 wait_state "$id" QUIESCED 30

@@ -7,7 +7,9 @@
 #   LIVE with the same daemon;
 # - no such device; no -n; a QUIESCED device whose state file is missing or
 #   corrupt: exit 1 naming the problem, the device stays QUIESCED and
-#   recovers once the state file is back.
+#   recovers once the state file is back;
+# - and a QUIESCED device nobody recovers can still be deleted: `ublk del`
+#   removes it, and a read waiting on it fails instead of hanging.
 . "$(dirname "$0")/lib.sh"
 
 # expect_refused DESC PATTERN CMD...: exit 1 within 60 s, stderr matches PATTERN
@@ -59,3 +61,21 @@ expect_refused "state file with a bad option" "bad add_args.*--bogus" ublk recov
 cp "$T_WORK/state.json" "$state"
 ublk_recover "$id"
 ublk_del "$id"
+
+# QUIESCED, then deleted instead of recovered
+ublk_add -t null --recovery=reissue
+id=$DEV_ID
+kill_daemon "$id"
+wait_state "$id" QUIESCED 30
+dd if="/dev/ublkb$id" of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null &
+dd_pid=$!
+bg_register "$dd_pid"
+sleep 1
+pid_alive "$dd_pid" || fail "a read of the QUIESCED dev $id did not wait"
+ublk_del "$id"
+wait_pid_exit "$dd_pid" 30 || fail "a read of the deleted QUIESCED device still hangs"
+rc=0
+wait "$dd_pid" || rc=$?
+bg_forget "$dd_pid"
+[ "$rc" -ne 0 ] || fail "a read of the QUIESCED device succeeded after its deletion"
+log "QUIESCED dev $id deleted; the waiting read failed (exit $rc)"
