@@ -19,7 +19,8 @@ dev=/dev/ublkb$id
 writes() { awk '{ print $5 }' "$(dev_sysfs "$id")/stat"; }
 w0=$(writes)
 
-mkfs.ext4 -F -q -D -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$dev" \
+mkfs.ext4 -F -q -D -i 4096 -I 1024 -J size=64 \
+	-E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$dev" \
 	>"$T_WORK/mkfs.out" 2>&1 &
 mkfs_pid=$!
 bg_register "$mkfs_pid"

@@ -34,6 +34,11 @@ udevadm trigger --action=change --settle /dev/ublk-control
 [ "$(stat -c %a /dev/ublk-control)" = 666 ] ||
 	fail "the rule should open /dev/ublk-control to all: $(stat -c '%U:%G %a' /dev/ublk-control)"
 
+# the users run a copy: the build tree need not be open to them
+mkdir -p "$T_WORK/bin"
+cp "$ublk_bin" "$T_WORK/bin/ublk"
+chmod 0755 "$T_WORK/bin" "$T_WORK/bin/ublk"
+ubin=$T_WORK/bin/ublk
 as_a() { setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all env UBLK_RUN_DIR="$T_WORK/run-a" "$@"; }
 as_b() { setpriv --reuid=65533 --regid=65533 --clear-groups --inh-caps=-all env UBLK_RUN_DIR="$T_WORK/run-b" "$@"; }
 mkdir -p "$T_WORK/run-a" "$T_WORK/run-b"
@@ -43,15 +48,15 @@ chmod 0777 "$T_WORK"
 
 # A without --unprivileged: refused
 rc=0
-as_a ublk add -t null >"$T_WORK/a0.out" 2>"$T_WORK/a0.err" || rc=$?
-[ "$rc" -eq 1 ] || fail "an unprivileged add without --unprivileged exited $rc"
+as_a "$ubin" add -t null >"$T_WORK/a0.out" 2>"$T_WORK/a0.err" || rc=$?
+[ "$rc" -eq 1 ] || fail "an unprivileged add without --unprivileged exited $rc: $(cat "$T_WORK/a0.err")"
 grep -q "unprivileged" "$T_WORK/a0.err" || fail "refusal should mention --unprivileged: $(cat "$T_WORK/a0.err")"
 log "ok: A without --unprivileged: $(cat "$T_WORK/a0.err")"
 
 # A adds its device
 rc=0
 timeout 60 setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
-	env UBLK_RUN_DIR="$T_WORK/run-a" ublk add -t null --size 64M --unprivileged \
+	env UBLK_RUN_DIR="$T_WORK/run-a" "$ubin" add -t null --size 64M --unprivileged \
 	>"$T_WORK/a.out" 2>"$T_WORK/a.err" || rc=$?
 [ "$rc" -eq 0 ] || fail "user A's 'ublk add --unprivileged' failed (exit $rc): $(cat "$T_WORK/a.err")"
 id=$(sed -n 's/^dev id \([0-9]*\):.*/\1/p' "$T_WORK/a.out" | head -n 1)
@@ -68,11 +73,11 @@ udevadm settle
 	fail "the nodes of dev $id should be A's: $(ls -l "/dev/ublkc$id" "/dev/ublkb$id")"
 as_a dd if=/dev/zero of="/dev/ublkb$id" bs=4k count=16 oflag=direct status=none ||
 	fail "A cannot write its block device"
-as_a ublk list -n "$id" >/dev/null 2>"$T_WORK/al.err" || fail "A cannot list its device: $(cat "$T_WORK/al.err")"
+as_a "$ubin" list -n "$id" >/dev/null 2>"$T_WORK/al.err" || fail "A cannot list its device: $(cat "$T_WORK/al.err")"
 log "A's dev $id: LIVE, daemon uid 65534, nodes A's, A does I/O"
 
 # B can touch nothing
-for cmd in "ublk list -n $id" "ublk del -n $id" "dd if=/dev/ublkb$id of=/dev/null bs=4k count=1 status=none"; do
+for cmd in "$ubin list -n $id" "$ubin del -n $id" "dd if=/dev/ublkb$id of=/dev/null bs=4k count=1 status=none"; do
 	rc=0
 	# shellcheck disable=SC2086
 	as_b $cmd >"$T_WORK/b.out" 2>"$T_WORK/b.err" || rc=$?
@@ -84,13 +89,13 @@ done
 [ "$(dev_state "$id")" = LIVE ] && pid_alive "$pid" || fail "A's device changed after B's attempts"
 
 # A deletes it
-as_a ublk del -n "$id" 2>"$T_WORK/ad.err" || fail "A cannot delete its device: $(cat "$T_WORK/ad.err")"
+as_a "$ubin" del -n "$id" 2>"$T_WORK/ad.err" || fail "A cannot delete its device: $(cat "$T_WORK/ad.err")"
 assert_dev_deleted "$id" "$pid"
 
 # root's devices are not A's
 ublk_add -t null --unprivileged
 ublk owner -n "$DEV_ID" >/dev/null 2>&1 && fail "ublk owner claims root's dev $DEV_ID is unprivileged"
 rc=0
-as_a ublk del -n "$DEV_ID" 2>"$T_WORK/ar.err" || rc=$?
+as_a "$ubin" del -n "$DEV_ID" 2>"$T_WORK/ar.err" || rc=$?
 [ "$rc" -ne 0 ] || fail "A deleted root's device"
 ublk_del "$DEV_ID"
