@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,8 +230,11 @@ static int absolute_file_arg(struct strvec *args, const char *file)
 	if (!abs)
 		return 0; /* the target reports the missing file */
 	for (i = 1; i < args->n; i++) {
+		uintptr_t f = (uintptr_t)file, a;
+
 		arg = args->v[i];
-		if (file < arg || file > arg + strlen(arg))
+		a = (uintptr_t)arg;
+		if (f < a || f > a + strlen(arg))
 			continue;
 		/* "FILE", "-fFILE" or "--file=FILE": keep what precedes it */
 		if (asprintf(&args->v[i], "%.*s%s", (int)(file - arg), arg, abs) < 0) {

@@ -8,8 +8,10 @@
 # - no such device; no -n; a QUIESCED device whose state file is missing or
 #   corrupt: exit 1 naming the problem, the device stays QUIESCED and
 #   recovers once the state file is back;
-# - and a QUIESCED device nobody recovers can still be deleted: `ublk del`
-#   removes it, and a read waiting on it fails instead of hanging.
+# - a QUIESCED device nobody recovers can still be deleted: `ublk del`
+#   removes it, and a read waiting on it fails instead of hanging;
+# - a loop device added with a relative backing file path recovers from
+#   another working directory (the state file holds the absolute path).
 . "$(dirname "$0")/lib.sh"
 
 # expect_refused DESC PATTERN CMD...: exit 1 within 60 s, stderr matches PATTERN
@@ -79,3 +81,15 @@ wait "$dd_pid" || rc=$?
 bg_forget "$dd_pid"
 [ "$rc" -ne 0 ] || fail "a read of the QUIESCED device succeeded after its deletion"
 log "QUIESCED dev $id deleted; the waiting read failed (exit $rc)"
+
+# relative backing file, recovered from elsewhere
+make_backing "$T_WORK/rel.img" 16M
+(cd "$T_WORK" && ublk_add -t loop -f rel.img -r 1 -i 1)
+id=$(sed -n 's/^dev id \([0-9]*\):.*/\1/p' "$T_WORK/.add.out")
+jq -e --arg f "--file=$T_WORK/rel.img" '.add_args | index($f) != null' \
+	"${UBLK_RUN_DIR:-/run/ublksrvd}/$id.json" >/dev/null ||
+	fail "the state file should hold the absolute path: $(jq -c .add_args "${UBLK_RUN_DIR:-/run/ublksrvd}/$id.json")"
+kill_daemon "$id"
+wait_state "$id" QUIESCED 30
+(cd / && ublk_recover "$id")
+ublk_del "$id"

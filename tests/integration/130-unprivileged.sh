@@ -35,18 +35,23 @@ udevadm trigger --action=change --settle /dev/ublk-control
 	fail "the rule should open /dev/ublk-control to all: $(stat -c '%U:%G %a' /dev/ublk-control)"
 
 # The users run a copy of ublk with its libraries, through the dynamic
-# loader, and busybox: the VM's root file system may not be open to them.
-mkdir -p "$T_WORK/bin" "$T_WORK/lib"
-cp "$ublk_bin" "$T_WORK/bin/ublk"
+# loader, and busybox, from a tmpfs under /run: the VM's root file system
+# (and the test directory under its /tmp) may not be open to them.
+U=$(mktemp -d /run/ublk-unpriv.XXXXXX)
+on_exit "rm -rf '$U'"
+chmod 0755 "$U"
+log "users' directory $U; $(ls -ld /tmp "${UBLK_TEST_DIR:-/tmp}" | tr '\n' ';')"
+mkdir -p "$U/bin" "$U/lib"
+cp "$ublk_bin" "$U/bin/ublk"
 for lib in $(ldd "$ublk_bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }'); do
-	cp -L "$lib" "$T_WORK/lib/"
+	cp -L "$lib" "$U/lib/"
 done
-ld_so=$(ls "$T_WORK"/lib/ld-linux*)
+ld_so=$(ls "$U"/lib/ld-linux*)
 busybox=$(command -v busybox) || skip "busybox is not installed"
-cp "$busybox" "$T_WORK/bin/busybox"
-chmod -R a+rX "$T_WORK/bin" "$T_WORK/lib"
-ubin=$T_WORK/bin/ublk
-bb=$T_WORK/bin/busybox
+cp "$busybox" "$U/bin/busybox"
+chmod -R a+rX "$U/bin" "$U/lib"
+ubin=$U/bin/ublk
+bb=$U/bin/busybox
 # as UID RUN_DIR CMD...: CMD as user UID without capabilities
 as() {
 	local uid=$1 dir=$2
@@ -54,12 +59,11 @@ as() {
 	UBLK_RUN_DIR=$dir setpriv --reuid="$uid" --regid="$uid" --clear-groups \
 		--inh-caps=-all "$@"
 }
-ublk_a() { as 65534 "$T_WORK/run-a" "$ld_so" --library-path "$T_WORK/lib" "$ubin" "$@"; }
-ublk_b() { as 65533 "$T_WORK/run-b" "$ld_so" --library-path "$T_WORK/lib" "$ubin" "$@"; }
-mkdir -p "$T_WORK/run-a" "$T_WORK/run-b"
-chown 65534:65534 "$T_WORK/run-a"
-chown 65533:65533 "$T_WORK/run-b"
-chmod 0777 "$T_WORK"
+ublk_a() { as 65534 "$U/run-a" "$ld_so" --library-path "$U/lib" "$ubin" "$@"; }
+ublk_b() { as 65533 "$U/run-b" "$ld_so" --library-path "$U/lib" "$ubin" "$@"; }
+mkdir -p "$U/run-a" "$U/run-b"
+chown 65534:65534 "$U/run-a"
+chown 65533:65533 "$U/run-b"
 
 # A without --unprivileged: refused
 rc=0
@@ -84,7 +88,7 @@ ublk list -v -n "$id" | grep -q "owner: 65534:65534" || fail "list -v should sho
 udevadm settle
 [ "$(stat -c %u "/dev/ublkc$id") $(stat -c %u "/dev/ublkb$id")" = "65534 65534" ] ||
 	fail "the nodes of dev $id should be A's: $(ls -l "/dev/ublkc$id" "/dev/ublkb$id")"
-as 65534 "$T_WORK/run-a" "$bb" dd if=/dev/zero of="/dev/ublkb$id" bs=4k count=16 conv=fsync 2>/dev/null ||
+as 65534 "$U/run-a" "$bb" dd if=/dev/zero of="/dev/ublkb$id" bs=4k count=16 conv=fsync 2>/dev/null ||
 	fail "A cannot write its block device"
 ublk_a list -n "$id" >/dev/null 2>"$T_WORK/al.err" || fail "A cannot list its device: $(cat "$T_WORK/al.err")"
 log "A's dev $id: LIVE, daemon uid 65534, nodes A's, A does I/O"
@@ -100,7 +104,7 @@ b_refused() {
 }
 b_refused ublk_b list -n "$id"
 b_refused ublk_b del -n "$id"
-b_refused as 65533 "$T_WORK/run-b" "$bb" dd if="/dev/ublkb$id" of=/dev/null bs=4k count=1
+b_refused as 65533 "$U/run-b" "$bb" dd if="/dev/ublkb$id" of=/dev/null bs=4k count=1
 [ "$(dev_state "$id")" = LIVE ] && pid_alive "$pid" || fail "A's device changed after B's attempts"
 
 # A deletes it
