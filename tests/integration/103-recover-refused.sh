@@ -86,7 +86,7 @@ log "QUIESCED dev $id deleted; the waiting read failed (exit $rc)"
 make_backing "$T_WORK/rel.img" 16M
 (cd "$T_WORK" && ublk_add -t loop -f rel.img -r 1 -i 1)
 id=$(sed -n 's/^dev id \([0-9]*\):.*/\1/p' "$T_WORK/.add.out")
-jq -e --arg f "--file=$T_WORK/rel.img" '.add_args | index($f) != null' \
+jq -e --arg f "$T_WORK/rel.img" '.add_args | index(["-f", $f]) != null' \
 	"${UBLK_RUN_DIR:-/run/ublksrvd}/$id.json" >/dev/null ||
 	fail "the state file should hold the absolute path: $(jq -c .add_args "${UBLK_RUN_DIR:-/run/ublksrvd}/$id.json")"
 kill_daemon "$id"

@@ -34,36 +34,51 @@ udevadm trigger --action=change --settle /dev/ublk-control
 [ "$(stat -c %a /dev/ublk-control)" = 666 ] ||
 	fail "the rule should open /dev/ublk-control to all: $(stat -c '%U:%G %a' /dev/ublk-control)"
 
-# The users run a copy of ublk with its libraries, through the dynamic
-# loader, and busybox, from a tmpfs under /run: the VM's root file system
-# (and the test directory under its /tmp) may not be open to them.
+# The users run ublk (and setpriv, busybox) in a chroot on a tmpfs under
+# /run, with /dev, /proc and /sys bound in: the VM's root directory is the
+# host's root file system directory, which may be closed to other users.
 U=$(mktemp -d /run/ublk-unpriv.XXXXXX)
-on_exit "rm -rf '$U'"
 chmod 0755 "$U"
-log "users' directory $U; $(ls -ld /tmp "${UBLK_TEST_DIR:-/tmp}" | tr '\n' ';')"
-mkdir -p "$U/bin" "$U/lib"
-cp "$ublk_bin" "$U/bin/ublk"
-for lib in $(ldd "$ublk_bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }'); do
-	cp -L "$lib" "$U/lib/"
-done
-ld_so=$(ls "$U"/lib/ld-linux*)
-busybox=$(command -v busybox) || skip "busybox is not installed"
-cp "$busybox" "$U/bin/busybox"
-chmod -R a+rX "$U/bin" "$U/lib"
-ubin=$U/bin/ublk
-bb=$U/bin/busybox
-# as UID RUN_DIR CMD...: CMD as user UID without capabilities
-as() {
-	local uid=$1 dir=$2
-	shift 2
-	UBLK_RUN_DIR=$dir setpriv --reuid="$uid" --regid="$uid" --clear-groups \
-		--inh-caps=-all "$@"
+t_unpriv_cleanup() {
+	local m
+	for m in dev sys proc; do
+		mountpoint -q "$U/$m" && { umount -R "$U/$m" || umount -R -l "$U/$m"; }
+	done
+	for m in dev sys proc; do
+		mountpoint -q "$U/$m" && { log "cleanup: $U/$m still mounted, keeping $U"; return 0; }
+	done
+	rm -rf --one-file-system "$U"
 }
-ublk_a() { as 65534 "$U/run-a" "$ld_so" --library-path "$U/lib" "$ubin" "$@"; }
-ublk_b() { as 65533 "$U/run-b" "$ld_so" --library-path "$U/lib" "$ubin" "$@"; }
-mkdir -p "$U/run-a" "$U/run-b"
+on_exit t_unpriv_cleanup
+mkdir -p "$U/bin" "$U/dev" "$U/proc" "$U/sys" "$U/run-a" "$U/run-b"
+busybox=$(command -v busybox) || skip "busybox is not installed"
+for b in "$ublk_bin" "$(command -v setpriv)"; do
+	cp "$b" "$U/bin/"
+	for lib in $(ldd "$b" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }'); do
+		cp -L --parents "$lib" "$U/"
+	done
+done
+cp "$busybox" "$U/bin/busybox"
+chmod -R a+rX "$U"
 chown 65534:65534 "$U/run-a"
 chown 65533:65533 "$U/run-b"
+mount --rbind /dev "$U/dev"
+mount --make-rslave "$U/dev"
+mount --rbind /sys "$U/sys"
+mount --make-rslave "$U/sys"
+mount -t proc proc "$U/proc"
+# as UID CMD...: CMD as user UID without capabilities, in the chroot
+as() {
+	local uid=$1 dir=/run-a
+	shift
+	[ "$uid" = 65534 ] || dir=/run-b
+	UBLK_RUN_DIR=$dir chroot "$U" /bin/setpriv --reuid="$uid" --regid="$uid" \
+		--clear-groups --inh-caps=-all "$@"
+}
+ublk_a() { as 65534 /bin/ublk "$@"; }
+ublk_b() { as 65533 /bin/ublk "$@"; }
+bb=/bin/busybox
+as 65534 "$bb" true || fail "cannot run programs as uid 65534 in the chroot $U"
 
 # A without --unprivileged: refused
 rc=0
@@ -88,7 +103,7 @@ ublk list -v -n "$id" | grep -q "owner: 65534:65534" || fail "list -v should sho
 udevadm settle
 [ "$(stat -c %u "/dev/ublkc$id") $(stat -c %u "/dev/ublkb$id")" = "65534 65534" ] ||
 	fail "the nodes of dev $id should be A's: $(ls -l "/dev/ublkc$id" "/dev/ublkb$id")"
-as 65534 "$U/run-a" "$bb" dd if=/dev/zero of="/dev/ublkb$id" bs=4k count=16 conv=fsync 2>/dev/null ||
+as 65534 "$bb" dd if=/dev/zero of="/dev/ublkb$id" bs=4k count=16 conv=fsync 2>/dev/null ||
 	fail "A cannot write its block device"
 ublk_a list -n "$id" >/dev/null 2>"$T_WORK/al.err" || fail "A cannot list its device: $(cat "$T_WORK/al.err")"
 log "A's dev $id: LIVE, daemon uid 65534, nodes A's, A does I/O"
@@ -104,7 +119,7 @@ b_refused() {
 }
 b_refused ublk_b list -n "$id"
 b_refused ublk_b del -n "$id"
-b_refused as 65533 "$U/run-b" "$bb" dd if="/dev/ublkb$id" of=/dev/null bs=4k count=1
+b_refused as 65533 "$bb" dd if="/dev/ublkb$id" of=/dev/null bs=4k count=1
 [ "$(dev_state "$id")" = LIVE ] && pid_alive "$pid" || fail "A's device changed after B's attempts"
 
 # A deletes it
