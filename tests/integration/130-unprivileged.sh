@@ -129,6 +129,8 @@ assert_dev_deleted "$id" "$pid"
 # root's devices are not A's
 ublk_add -t null --unprivileged
 ublk owner -n "$DEV_ID" >/dev/null 2>&1 && fail "ublk owner claims root's dev $DEV_ID is unprivileged"
+udevadm settle
+[ "$(stat -c %u "/dev/ublkc$DEV_ID")" = 0 ] || fail "the rule gave root's /dev/ublkc$DEV_ID away: $(ls -l "/dev/ublkc$DEV_ID")"
 rc=0
 ublk_a del -n "$DEV_ID" 2>"$T_WORK/ar.err" || rc=$?
 [ "$rc" -ne 0 ] || fail "A deleted root's device"
