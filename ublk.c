@@ -82,7 +82,9 @@ static void usage(void)
 	       "  list [-n DEV_ID] [-v] [--json]\n"
 	       "                              show devices\n"
 	       "  features                    show what the kernel's ublk driver supports\n"
-	       "  owner -n DEV_ID             print UID GID of an unprivileged device (udev)\n"
+	       "  owner -n DEV_ID [--chown NAME]\n"
+	       "                              owner (UID GID) of an unprivileged device, or\n"
+	       "                              give it /dev/NAME (for the udev rule)\n"
 	       "  help                        this text\n"
 	       "  -V, --version               print the version\n"
 	       "\n");
