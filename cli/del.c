@@ -81,6 +81,24 @@ static bool awaits_recovery(const struct ublksrv_ctrl_dev_info *info)
 	       !pid_serves(info->ublksrv_pid, info->dev_id);
 }
 
+/*
+ * DEL_DEV of an unprivileged device names its char device, which goes
+ * first when the device is deleted: ENOENT then means its own daemon is
+ * deleting it. True once the device is gone.
+ */
+static bool gone_soon(struct ublk_ctrl *ctrl, __u32 dev_id)
+{
+	struct ublksrv_ctrl_dev_info info;
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		if (ublk_ctrl_get_info(ctrl, dev_id, &info) == -ENODEV)
+			return true;
+		usleep(100 * 1000);
+	}
+	return false;
+}
+
 int del_one(struct ublk_ctrl *ctrl, __u32 dev_id, bool keep_recoverable)
 {
 	struct ublksrv_ctrl_dev_info info;
@@ -115,6 +133,8 @@ int del_one(struct ublk_ctrl *ctrl, __u32 dev_id, bool keep_recoverable)
 	}
 
 	ret = ublk_ctrl_del_dev(ctrl, dev_id);
+	if (ret == -ENOENT && gone_soon(ctrl, dev_id))
+		ret = -ENODEV;
 	if (ret < 0 && ret != -ENODEV) {
 		fprintf(stderr, "ublk del: device %u: DEL_DEV: %s\n", dev_id,
 			strerror(-ret));
