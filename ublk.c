@@ -28,6 +28,7 @@ void usage_add(void)
 	int i;
 
 	printf("usage: ublk add -t TYPE [options]\n"
+	       "       ublk add --config FILE [options]\n"
 	       "  -t, --type TYPE        target:");
 	for (i = 0; ublk_tgt_list[i]; i++)
 		printf(" %s", ublk_tgt_list[i]->name);
@@ -40,6 +41,21 @@ void usage_add(void)
 	       "                         (UBLK_F_AUTO_BUF_REG)\n"
 	       "      --max_io_size SIZE largest request (default 512K, max 32M)\n"
 	       "      --foreground       serve in this process instead of a daemon\n"
+	       "  -c, --config FILE      take the options from an ini file (see ublk(8));\n"
+	       "                         options given after it override the file's\n"
+	       "  -r, --recovery_enable 0|1\n"
+	       "                         user recovery: a killed daemon leaves the device\n"
+	       "                         QUIESCED for 'ublk recover' (UBLK_F_USER_RECOVERY)\n"
+	       "  -i, --recovery_reissue 0|1\n"
+	       "                         with -r 1: requests the dead daemon held are issued\n"
+	       "                         again after recovery (UBLK_F_USER_RECOVERY_REISSUE)\n"
+	       "  -e, --recovery_fail_io 0|1\n"
+	       "                         with -r 1: fail I/O while no daemon runs\n"
+	       "                         (UBLK_F_USER_RECOVERY_FAIL_IO)\n"
+	       "      --recovery MODE    off, requeue (-r 1), reissue (-r 1 -i 1),\n"
+	       "                         fail-io (-r 1 -e 1)\n"
+	       "      --unprivileged     a device its (non-root) creator owns\n"
+	       "                         (UBLK_F_UNPRIVILEGED_DEV)\n"
 	       "      --bpf[=on|auto|off]\n"
 	       "                         serve requests in a BPF program in the kernel, zero\n"
 	       "                         copy (io_uring_bpf_ops + UBLK_F_AUTO_BUF_REG); on: fail\n"
@@ -61,10 +77,19 @@ static void usage(void)
 	       "\n"
 	       "commands:\n"
 	       "  add -t TYPE [options]       create a device and serve it (see 'ublk add --help')\n"
-	       "  del -n DEV_ID | -a          stop and delete devices\n"
+	       "  del -n DEV_ID | -a | -c FILE [--keep-recoverable]\n"
+	       "                              stop and delete devices\n"
+	       "  recover -n DEV_ID [--foreground]\n"
+	       "                              serve again a device whose daemon died\n"
+	       "                              (added with user recovery)\n"
+	       "  start -c FILE               serve the device of a config file in the\n"
+	       "                              foreground: recover it or add it (systemd)\n"
 	       "  list [-n DEV_ID] [-v] [--json]\n"
 	       "                              show devices\n"
 	       "  features                    show what the kernel's ublk driver supports\n"
+	       "  owner -n DEV_ID [--chown NAME]\n"
+	       "                              owner (UID GID) of an unprivileged device, or\n"
+	       "                              give it /dev/NAME (for the udev rule)\n"
 	       "  help                        this text\n"
 	       "  -V, --version               print the version\n"
 	       "\n");
@@ -83,6 +108,12 @@ int main(int argc, char **argv)
 		return cmd_list(argc - 1, argv + 1);
 	if (!strcmp(cmd, "features"))
 		return cmd_features(argc - 1, argv + 1);
+	if (!strcmp(cmd, "recover"))
+		return cmd_recover(argc - 1, argv + 1);
+	if (!strcmp(cmd, "start"))
+		return cmd_start(argc - 1, argv + 1);
+	if (!strcmp(cmd, "owner"))
+		return cmd_owner(argc - 1, argv + 1);
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		usage();
 		return 0;

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,12 +48,36 @@ static void detach_stdio(void)
 	ublk_log_use_syslog("ublk");
 }
 
-/*
- * Create, start and serve one device. @report_fd gets "ok ID" or
- * "error MESSAGE"; -1 in the foreground, where errors go to stderr.
- */
-static int serve(const struct ublk_dev_opts *opts, int report_fd)
+static int setup_dev(struct ublk_dev *dev, const struct ublk_dev_opts *opts,
+		     bool recover)
 {
+	int ret;
+
+	if (recover)
+		return ublk_dev_recover(dev, opts);
+	ret = ublk_dev_create(dev, opts);
+	if (!ret)
+		ret = ublk_dev_start(dev);
+	return ret;
+}
+
+static void notify_live(const struct ublk_dev *dev)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%d\nSTATUS=serving %s%u",
+		 getpid(), UBLK_BDEV_PREFIX, dev->info.dev_id);
+	notify_systemd(msg);
+}
+
+/*
+ * Create (or, with @recover, take over) and serve one device. @report_fd
+ * gets "ok ID" or "error MESSAGE"; -1 in the foreground, where errors go to
+ * stderr and systemd (Type=notify) learns when the device is LIVE.
+ */
+static int serve(const struct ublk_dev_opts *opts, int report_fd, bool recover)
+{
+	const char *cmd = recover ? "recover" : "add";
 	struct ublk_dev dev;
 	sigset_t set;
 	int ret;
@@ -64,14 +89,12 @@ static int serve(const struct ublk_dev_opts *opts, int report_fd)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	ret = ublk_dev_create(&dev, opts);
-	if (!ret)
-		ret = ublk_dev_start(&dev);
+	ret = setup_dev(&dev, opts, recover);
 	if (ret) {
 		if (report_fd >= 0)
 			report(report_fd, "error %s\n", dev.errmsg);
 		else
-			fprintf(stderr, "ublk add: %s\n", dev.errmsg);
+			fprintf(stderr, "ublk %s: %s\n", cmd, dev.errmsg);
 		return 1;
 	}
 
@@ -86,13 +109,18 @@ static int serve(const struct ublk_dev_opts *opts, int report_fd)
 	} else {
 		list_print_dev(&dev.ctrl, dev.info.dev_id, false);
 		fflush(stdout);
+		notify_live(&dev);
 	}
 	if (chdir("/"))
 		ublk_log(LOG_WARNING, "chdir /: %s", strerror(errno));
 
 	ublk_dev_run(&dev);
+	if (report_fd < 0)
+		notify_systemd("STOPPING=1");
 	ublk_dev_destroy(&dev);
-	ublk_state_remove(dev.info.dev_id);
+	/* a device kept for recovery keeps the options recover needs */
+	if (!dev.keep)
+		ublk_state_remove(dev.info.dev_id);
 	return 0;
 }
 
@@ -129,8 +157,9 @@ static int read_report(int fd, char *buf, size_t len)
 	return n;
 }
 
-static int add_daemon(const struct ublk_dev_opts *opts)
+static int serve_daemon(const struct ublk_dev_opts *opts, bool recover)
 {
+	const char *cmd = recover ? "recover" : "add";
 	struct ublk_ctrl ctrl;
 	char msg[512];
 	unsigned int id;
@@ -138,13 +167,13 @@ static int add_daemon(const struct ublk_dev_opts *opts)
 	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		perror("ublk add: pipe");
+		fprintf(stderr, "ublk %s: pipe: %s\n", cmd, strerror(errno));
 		return 1;
 	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
-		perror("ublk add: fork");
+		fprintf(stderr, "ublk %s: fork: %s\n", cmd, strerror(errno));
 		return 1;
 	}
 	if (pid == 0) {
@@ -153,7 +182,7 @@ static int add_daemon(const struct ublk_dev_opts *opts)
 		pid = fork();
 		if (pid)
 			_exit(pid < 0);
-		_exit(serve(opts, p[1]));
+		_exit(serve(opts, p[1], recover));
 	}
 	close(p[1]);
 	waitpid(pid, NULL, 0);
@@ -161,49 +190,160 @@ static int add_daemon(const struct ublk_dev_opts *opts)
 	close(p[0]);
 
 	if (!strncmp(msg, "error ", 6)) {
-		fprintf(stderr, "ublk add: %s\n", msg + 6);
+		fprintf(stderr, "ublk %s: %s\n", cmd, msg + 6);
 		return 1;
 	}
 	if (sscanf(msg, "ok %u", &id) != 1) {
-		fprintf(stderr, "ublk add: the daemon exited during setup\n");
+		fprintf(stderr, "ublk %s: the daemon exited during setup\n", cmd);
 		return 1;
 	}
 	if (wait_for_bdev(id)) {
-		fprintf(stderr, "ublk add: %s%u did not appear\n", UBLK_BDEV_PREFIX, id);
+		fprintf(stderr, "ublk %s: %s%u did not appear\n", cmd, UBLK_BDEV_PREFIX, id);
 		return 1;
 	}
-	if (cli_open_ctrl(&ctrl, "add"))
+	if (cli_open_ctrl(&ctrl, cmd))
 		return 1;
 	ret = list_print_dev(&ctrl, id, false);
 	ublk_ctrl_close(&ctrl);
 	return ret ? 1 : 0;
 }
 
+int serve_dev(const struct ublk_dev_opts *opts, bool foreground, bool recover)
+{
+	if (foreground)
+		return serve(opts, -1, recover);
+	return serve_daemon(opts, recover);
+}
+
+/*
+ * The state file keeps these arguments for `ublk recover`, which may run in
+ * another directory: a relative backing file becomes absolute.
+ */
+static int absolute_file_arg(struct strvec *args, const char *file)
+{
+	char *abs, *arg;
+	int i;
+
+	if (!file || file[0] == '/')
+		return 0;
+	abs = realpath(file, NULL);
+	if (!abs)
+		return 0; /* the target reports the missing file */
+	for (i = 1; i < args->n; i++) {
+		uintptr_t f = (uintptr_t)file, a;
+
+		arg = args->v[i];
+		a = (uintptr_t)arg;
+		if (f < a || f > a + strlen(arg))
+			continue;
+		/* "FILE", "-fFILE" or "--file=FILE": keep what precedes it */
+		if (asprintf(&args->v[i], "%.*s%s", (int)(file - arg), arg, abs) < 0) {
+			args->v[i] = arg;
+			free(abs);
+			return -ENOMEM;
+		}
+		free(arg);
+		break;
+	}
+	free(abs);
+	return 0;
+}
+
+/*
+ * "add --config FILE [options]": the file's options first, so that options
+ * on the command line override them. @args gets argv[0] and all options.
+ */
+static int expand_config(int argc, char **argv, struct strvec *args)
+{
+	const char *file = NULL;
+	struct config cfg;
+	char err[512];
+	int i, ret = 0;
+
+	for (i = 1; i < argc && !ret; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "ublk add: option '%s' needs an argument\n",
+					argv[i]);
+				return -EINVAL;
+			}
+			file = argv[++i];
+		} else if (!strncmp(argv[i], "--config=", 9)) {
+			file = argv[i] + 9;
+		}
+	}
+	ret = strvec_push(args, argv[0]);
+	if (!ret && file) {
+		ret = config_load(file, &cfg, err, sizeof(err));
+		if (ret == -EINVAL) {
+			fprintf(stderr, "ublk add: %s\n", err);
+			return ret;
+		}
+		for (i = 0; !ret && i < cfg.args.n; i++)
+			ret = strvec_push(args, cfg.args.v[i]);
+		config_free(&cfg);
+	}
+	for (i = 1; !ret && i < argc; i++) {
+		if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c"))
+			i++;
+		else if (strncmp(argv[i], "--config=", 9))
+			ret = strvec_push(args, argv[i]);
+	}
+	if (ret)
+		fprintf(stderr, "ublk add: %s\n", strerror(-ret));
+	return ret;
+}
+
+int resolve_add_args(struct add_args *a, const char *cmd)
+{
+	a->opts.tgt = ublk_find_tgt(a->type);
+	if (!a->opts.tgt) {
+		fprintf(stderr, "ublk %s: unknown target type '%s' (known:", cmd, a->type);
+		for (int i = 0; ublk_tgt_list[i]; i++)
+			fprintf(stderr, " %s", ublk_tgt_list[i]->name);
+		fprintf(stderr, ")\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int cmd_add(int argc, char **argv)
 {
+	struct strvec args;
 	struct add_args a;
 	char err[256];
 	int ret;
 
-	ret = parse_add_args(argc, argv, &a, err, sizeof(err));
+	strvec_init(&args);
+	if (expand_config(argc, argv, &args)) {
+		ret = 1;
+		goto out;
+	}
+	ret = parse_add_args(args.n, args.v, &a, err, sizeof(err));
 	if (ret > 0) {
 		usage_add();
-		return 0;
+		ret = 0;
+		goto out;
 	}
 	if (ret < 0) {
 		fprintf(stderr, "ublk add: %s (see 'ublk help')\n", err);
-		return 1;
+		ret = 1;
+		goto out;
 	}
-	a.opts.tgt = ublk_find_tgt(a.type);
-	if (!a.opts.tgt) {
-		fprintf(stderr, "ublk add: unknown target type '%s' (known:", a.type);
-		for (int i = 0; ublk_tgt_list[i]; i++)
-			fprintf(stderr, " %s", ublk_tgt_list[i]->name);
-		fprintf(stderr, ")\n");
-		return 1;
+	if (resolve_add_args(&a, "add") || absolute_file_arg(&args, a.opts.file)) {
+		ret = 1;
+		goto out;
 	}
+	/* parse again: absolute_file_arg() may have replaced a string */
+	parse_add_args(args.n, args.v, &a, err, sizeof(err));
+	resolve_add_args(&a, "add");
+	a.opts.args = (const char *const *)args.v + 1;
+	a.opts.nr_args = args.n - 1;
 	a.opts.foreground = a.foreground;
-	if (a.foreground)
-		return serve(&a.opts, -1);
-	return add_daemon(&a.opts);
+	ret = serve_dev(&a.opts, a.foreground, false);
+out:
+	strvec_free(&args);
+	return ret;
 }

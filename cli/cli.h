@@ -14,16 +14,65 @@ struct add_args {
 	bool foreground;
 };
 
+/* strvec.c: a NULL-terminated vector of malloc'ed strings */
+struct strvec {
+	char **v;
+	int n, cap;
+};
+
+void strvec_init(struct strvec *sv);
+void strvec_free(struct strvec *sv);
+int strvec_push(struct strvec *sv, const char *s);
+int strvec_pushf(struct strvec *sv, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* parse.c: pure parsing, no side effects, unit-tested */
 int parse_uint(const char *s, unsigned long long max, unsigned long long *out);
 int parse_size(const char *s, unsigned long long *out);
 int parse_add_args(int argc, char **argv, struct add_args *a, char *err,
 		   size_t err_len);
+/* UBLK_F_USER_RECOVERY* for a --recovery / ini recovery= word; -EINVAL */
+int parse_recovery(const char *s, __u64 *flags);
+/* the --recovery word for UBLK_F_USER_RECOVERY* @flags */
+const char *recovery_name(__u64 flags);
+int parse_bpf(const char *s, enum ublk_bpf_mode *out);
+
+/*
+ * config.c: a device config file (/etc/ublk/NAME.ini) as `ublk add`
+ * options. Errors ("FILE:LINE: [device] KEY = 'VALUE': why") go to @err.
+ */
+struct config {
+	struct strvec args; /* "--type=loop", "--file=/img", ... */
+	int dev_id;	    /* id=, or -1 */
+};
+
+int config_load(const char *path, struct config *cfg, char *err, size_t err_len);
+void config_free(struct config *cfg);
 
 int cmd_add(int argc, char **argv);
 int cmd_del(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_features(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_owner(int argc, char **argv);
+
+/* add.c: look up the target, refuse what this build cannot do; -errno */
+int resolve_add_args(struct add_args *a, const char *cmd);
+/*
+ * Serve @opts (create, or take over with @recover): in this process, or in
+ * a daemon once the device is LIVE. Returns the command's exit status.
+ */
+int serve_dev(const struct ublk_dev_opts *opts, bool foreground, bool recover);
+
+/* recover.c: the `ublk add` arguments stored in device @dev_id's state file */
+int recover_state_args(__u32 dev_id, struct strvec *args, char *err, size_t err_len);
+
+/* del.c: delete one device as `ublk del -n` does; exit status */
+int del_one(struct ublk_ctrl *ctrl, __u32 dev_id, bool keep_recoverable);
+
+/* notify.c: send @msg to systemd if $NOTIFY_SOCKET is set; 0 or -errno */
+int notify_systemd(const char *msg);
 
 /* list.c: print device @dev_id as `ublk list -n` does; 0 or -errno */
 int list_print_dev(struct ublk_ctrl *ctrl, __u32 dev_id, bool verbose);

@@ -66,7 +66,40 @@ static bool wait_exit(pid_t pid, int ms)
 	return ret > 0;
 }
 
-static int del_one(struct ublk_ctrl *ctrl, __u32 dev_id)
+/*
+ * A device with user recovery whose daemon died waits for `ublk recover`.
+ * systemd runs ExecStop after a crash too, before Restart= recovers it.
+ */
+static bool awaits_recovery(const struct ublksrv_ctrl_dev_info *info)
+{
+	if (!(info->flags & UBLK_F_USER_RECOVERY))
+		return false;
+	if (info->state == UBLK_S_DEV_QUIESCED || info->state == UBLK_S_DEV_FAIL_IO)
+		return true;
+	/* LIVE but the daemon is gone: the kernel has not caught up yet */
+	return info->state == UBLK_S_DEV_LIVE && info->ublksrv_pid > 0 &&
+	       !pid_serves(info->ublksrv_pid, info->dev_id);
+}
+
+/*
+ * DEL_DEV of an unprivileged device names its char device, which goes
+ * first when the device is deleted: ENOENT then means its own daemon is
+ * deleting it. True once the device is gone.
+ */
+static bool gone_soon(struct ublk_ctrl *ctrl, __u32 dev_id)
+{
+	struct ublksrv_ctrl_dev_info info;
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		if (ublk_ctrl_get_info(ctrl, dev_id, &info) == -ENODEV)
+			return true;
+		usleep(100 * 1000);
+	}
+	return false;
+}
+
+int del_one(struct ublk_ctrl *ctrl, __u32 dev_id, bool keep_recoverable)
 {
 	struct ublksrv_ctrl_dev_info info;
 	pid_t pid;
@@ -80,6 +113,11 @@ static int del_one(struct ublk_ctrl *ctrl, __u32 dev_id)
 	if (ret < 0) {
 		fprintf(stderr, "ublk del: device %u: %s\n", dev_id, strerror(-ret));
 		return 1;
+	}
+	if (keep_recoverable && awaits_recovery(&info)) {
+		fprintf(stderr, "ublk del: device %u has user recovery and no daemon: kept for 'ublk recover'\n",
+			dev_id);
+		return 0;
 	}
 	pid = info.ublksrv_pid;
 	ret = ublk_ctrl_stop_dev(ctrl, dev_id);
@@ -95,6 +133,8 @@ static int del_one(struct ublk_ctrl *ctrl, __u32 dev_id)
 	}
 
 	ret = ublk_ctrl_del_dev(ctrl, dev_id);
+	if (ret == -ENOENT && gone_soon(ctrl, dev_id))
+		ret = -ENODEV;
 	if (ret < 0 && ret != -ENODEV) {
 		fprintf(stderr, "ublk del: device %u: DEL_DEV: %s\n", dev_id,
 			strerror(-ret));
@@ -106,27 +146,64 @@ static int del_one(struct ublk_ctrl *ctrl, __u32 dev_id)
 
 static void usage_del(void)
 {
-	printf("usage: ublk del -n DEV_ID | -a\n"
+	printf("usage: ublk del -n DEV_ID | -a | --config FILE [--keep-recoverable]\n"
 	       "  -n, --number DEV_ID  delete device DEV_ID\n"
-	       "  -a, --all            delete every ublk device\n");
+	       "  -a, --all            delete every ublk device\n"
+	       "  -c, --config FILE    delete the device of config FILE (its id= key)\n"
+	       "      --keep-recoverable\n"
+	       "                       keep a device with user recovery whose daemon died\n");
+}
+
+/* the id= of config @file, or -1 after printing why */
+static long long config_dev_id(const char *file)
+{
+	struct config cfg;
+	char err[512];
+	int id;
+
+	if (config_load(file, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "ublk del: %s\n", err);
+		return -1;
+	}
+	id = cfg.dev_id;
+	config_free(&cfg);
+	if (id < 0)
+		fprintf(stderr, "ublk del: %s: [device] has no id key: which device to delete is unknown\n",
+			file);
+	return id;
 }
 
 int cmd_del(int argc, char **argv)
 {
+	enum { OPT_KEEP = 0x100 };
 	static const struct option opts[] = {
 		{ "number", required_argument, NULL, 'n' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "keep-recoverable", no_argument, NULL, OPT_KEEP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long long id = 0;
 	struct ublk_ctrl ctrl;
-	bool all = false, one = false;
+	bool all = false, one = false, keep = false;
 	__u32 ids[1024];
+	long long cid;
 	int opt, n, i, ret = 0;
 
-	while ((opt = getopt_long(argc, argv, "n:ah", opts, NULL)) != -1) {
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "n:ac:h", opts, NULL)) != -1) {
 		switch (opt) {
+		case 'c':
+			cid = config_dev_id(optarg);
+			if (cid < 0)
+				return 1;
+			id = cid;
+			one = true;
+			break;
+		case OPT_KEEP:
+			keep = true;
+			break;
 		case 'n':
 			if (parse_uint(optarg, ~0U, &id)) {
 				fprintf(stderr, "ublk del: -n: '%s' is not a device id\n", optarg);
@@ -146,18 +223,18 @@ int cmd_del(int argc, char **argv)
 		}
 	}
 	if (one == all || optind < argc) {
-		fprintf(stderr, "ublk del: give exactly one of -n DEV_ID or -a\n");
+		fprintf(stderr, "ublk del: give exactly one of -n DEV_ID, -a or --config FILE\n");
 		return 1;
 	}
 	if (cli_open_ctrl(&ctrl, "del"))
 		return 1;
 	if (one) {
-		ret = del_one(&ctrl, id);
+		ret = del_one(&ctrl, id, keep);
 		goto out;
 	}
 	n = list_dev_ids(ids, sizeof(ids) / sizeof(ids[0]));
 	for (i = 0; i < n; i++)
-		ret |= del_one(&ctrl, ids[i]);
+		ret |= del_one(&ctrl, ids[i], keep);
 out:
 	ublk_ctrl_close(&ctrl);
 	return ret;

@@ -198,6 +198,7 @@ static void json_dev(struct json_writer *w, const struct ublksrv_ctrl_dev_info *
 		if ((info->flags & (1ULL << bit)) && ublk_feature_name(bit))
 			json_str(w, NULL, ublk_feature_name(bit));
 	json_arr_end(w);
+	json_str(w, "recovery", recovery_name(info->flags));
 	if (state && !json_get_str(state, "io_path", buf, sizeof(buf)))
 		json_str(w, "io_path", buf);
 	if (state && !json_get_str(state, "bpf_backend", buf, sizeof(buf)))

@@ -38,6 +38,13 @@
 struct ublk_ctrl {
 	int fd;
 	struct io_uring ring;
+	/*
+	 * The kernel wants the char device's path in front of every command
+	 * for an unprivileged device (UBLK_F_UNPRIVILEGED_DEV): the last
+	 * ADD_DEV or GET_DEV_INFO tells which device that is.
+	 */
+	__u32 unpriv_id;
+	bool unpriv_valid;
 };
 
 int ublk_ctrl_open(struct ublk_ctrl *ctrl);
@@ -118,6 +125,13 @@ struct ublk_dev_opts {
 	unsigned int bpf_redirect_every; /* debug: every Nth request to us */
 	unsigned int bpf_split_bytes;	 /* debug: split at this boundary */
 	bool bpf_eagain; /* debug: hand debug-redirected requests back */
+	/*
+	 * The options that created the device, stored verbatim in the state
+	 * file: `ublk recover` parses them again, so every option (present or
+	 * future) is restored without the library knowing about it.
+	 */
+	int nr_args;
+	const char *const *args;
 };
 
 void ublk_dev_opts_init(struct ublk_dev_opts *opts);
@@ -190,6 +204,7 @@ struct ublk_queue {
 	/* BPF fast path (lib/bpf.c), NULL on the userspace path */
 	struct ublk_bpf_queue *bpf;
 	__u32 cq_off_head, cq_off_cqes; /* from io_uring_params */
+	bool draining; /* finish the target's requests, start no new ones */
 	cpu_set_t affinity;
 	pthread_t thread;
 	int err; /* setup failure, reported to ublk_dev_start() */
@@ -217,6 +232,12 @@ struct ublk_dev {
 	int ready_evfd; /* written by each queue thread once set up */
 	int exit_evfd;	/* written by each queue thread as it exits */
 	__u64 stats_sum; /* of the queues' counters when the state was written */
+	/* destroy leaves the device to the kernel (QUIESCED) for recovery */
+	bool keep;
+	/* queue threads finish what the target holds, then exit (see run) */
+	bool draining;
+	int nr_args;
+	const char *const *args;
 	char errmsg[256];
 };
 
@@ -232,12 +253,27 @@ int ublk_dev_create(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
 /* Start the queue threads and START_DEV; on failure the device is deleted. */
 int ublk_dev_start(struct ublk_dev *dev);
 /*
+ * Take over device @opts->dev_id, whose daemon died, in state QUIESCED or
+ * FAIL_IO (created with UBLK_F_USER_RECOVERY): check that @opts describe
+ * the kernel's device, initialise the target, START_USER_RECOVERY, start
+ * the queue threads (FETCH every tag) and END_USER_RECOVERY with our pid.
+ * On failure the device is left as it was, for another attempt or a del.
+ */
+int ublk_dev_recover(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
+/* The device was created with UBLK_F_USER_RECOVERY (any flavour). */
+static inline bool ublk_dev_recoverable(const struct ublk_dev *dev)
+{
+	return dev->info.flags & UBLK_F_USER_RECOVERY;
+}
+/*
  * Serve until the device is stopped: by STOP_DEV from elsewhere (`ublk del`)
- * or by SIGTERM/SIGINT, which this turns into STOP_DEV. The caller blocks
- * those signals in every thread before ublk_dev_create().
+ * or by SIGTERM/SIGINT. A signal stops and deletes the device, unless it has
+ * user recovery: then in-flight requests finish, the daemon lets go of the
+ * device and it stays QUIESCED (or FAIL_IO) for `ublk recover`. The caller
+ * blocks those signals in every thread before ublk_dev_create().
  */
 int ublk_dev_run(struct ublk_dev *dev);
-/* Join the queues, release the char device and target, then DEL_DEV. */
+/* Join the queues, release char device and target; DEL_DEV unless dev->keep. */
 void ublk_dev_destroy(struct ublk_dev *dev);
 /* Messages go to stderr, or to syslog once the daemon has detached. */
 void ublk_log_use_syslog(const char *ident);

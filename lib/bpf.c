@@ -345,6 +345,10 @@ void ublk_bpf_queue_loop(struct ublk_queue *q)
 
 		sh->user_sqes = q->bpf->user_nr;
 		q->bpf->user_nr = 0;
+		/* leaving the device for recovery: the program winds down */
+		sh->daemon_inflight = q->tgt_inflight;
+		if (q->draining)
+			sh->draining = 1;
 		ret = io_uring_enter(q->ring.ring_fd, 0, 0, 0, NULL);
 		if (ret < 0 && ret != -EINTR) {
 			ublk_err("queue %d: io_uring_enter (BPF loop): %s", q->q_id,

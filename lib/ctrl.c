@@ -5,15 +5,21 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ublksrv.h"
 
+/* room for "/dev/ublkcN", NUL-padded, in front of the payload */
+#define UBLK_CTRL_PATH_LEN 64
+
 int ublk_ctrl_open(struct ublk_ctrl *ctrl)
 {
 	int ret;
 
+	ctrl->unpriv_valid = false;
 	ctrl->fd = open(UBLK_CTRL_DEV, O_RDWR | O_CLOEXEC);
 	if (ctrl->fd < 0)
 		return -errno;
@@ -36,8 +42,8 @@ void ublk_ctrl_close(struct ublk_ctrl *ctrl)
 	ctrl->fd = -1;
 }
 
-static int ublk_ctrl_cmd(struct ublk_ctrl *ctrl, __u32 op,
-			 const struct ublksrv_ctrl_cmd *cmd)
+static int ublk_ctrl_submit(struct ublk_ctrl *ctrl, __u32 op,
+			    const struct ublksrv_ctrl_cmd *cmd)
 {
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
@@ -63,6 +69,54 @@ static int ublk_ctrl_cmd(struct ublk_ctrl *ctrl, __u32 op,
 	ret = cqe->res;
 	io_uring_cqe_seen(&ctrl->ring, cqe);
 	return ret;
+}
+
+static bool ublk_ctrl_needs_path(const struct ublk_ctrl *ctrl, __u32 op,
+				 __u32 dev_id)
+{
+	if (op == UBLK_U_CMD_GET_DEV_INFO2)
+		return true;
+	if (op == UBLK_U_CMD_ADD_DEV || op == UBLK_U_CMD_GET_FEATURES)
+		return false;
+	return ctrl->unpriv_valid && ctrl->unpriv_id == dev_id;
+}
+
+/*
+ * The kernel checks the caller's access to the char device at the path in
+ * front of the payload, then skips it: buffer = path area + payload.
+ */
+static int ublk_ctrl_cmd(struct ublk_ctrl *ctrl, __u32 op,
+			 const struct ublksrv_ctrl_cmd *cmd)
+{
+	struct ublksrv_ctrl_cmd c = *cmd;
+	char *buf;
+	int ret;
+
+	if (!ublk_ctrl_needs_path(ctrl, op, cmd->dev_id))
+		return ublk_ctrl_submit(ctrl, op, cmd);
+	if (cmd->len > 0xffff - UBLK_CTRL_PATH_LEN)
+		return -EINVAL;
+	buf = calloc(1, UBLK_CTRL_PATH_LEN + cmd->len);
+	if (!buf)
+		return -ENOMEM;
+	snprintf(buf, UBLK_CTRL_PATH_LEN, UBLK_CDEV_PREFIX "%u", cmd->dev_id);
+	if (cmd->len)
+		memcpy(buf + UBLK_CTRL_PATH_LEN, (void *)(uintptr_t)cmd->addr, cmd->len);
+	c.addr = (__u64)(uintptr_t)buf;
+	c.len = UBLK_CTRL_PATH_LEN + cmd->len;
+	c.dev_path_len = UBLK_CTRL_PATH_LEN;
+	ret = ublk_ctrl_submit(ctrl, op, &c);
+	if (ret >= 0 && cmd->len)
+		memcpy((void *)(uintptr_t)cmd->addr, buf + UBLK_CTRL_PATH_LEN, cmd->len);
+	free(buf);
+	return ret;
+}
+
+static void ublk_ctrl_note(struct ublk_ctrl *ctrl,
+			   const struct ublksrv_ctrl_dev_info *info)
+{
+	ctrl->unpriv_valid = info->flags & UBLK_F_UNPRIVILEGED_DEV;
+	ctrl->unpriv_id = info->dev_id;
 }
 
 static int ublk_ctrl_simple(struct ublk_ctrl *ctrl, __u32 op, __u32 dev_id,
@@ -98,8 +152,12 @@ int ublk_ctrl_get_features(struct ublk_ctrl *ctrl, __u64 *features)
 
 int ublk_ctrl_add_dev(struct ublk_ctrl *ctrl, struct ublksrv_ctrl_dev_info *info)
 {
-	return ublk_ctrl_buf(ctrl, UBLK_U_CMD_ADD_DEV, info->dev_id, (__u16)-1,
-			     info, sizeof(*info));
+	int ret = ublk_ctrl_buf(ctrl, UBLK_U_CMD_ADD_DEV, info->dev_id, (__u16)-1,
+				info, sizeof(*info));
+
+	if (ret >= 0)
+		ublk_ctrl_note(ctrl, info);
+	return ret;
 }
 
 int ublk_ctrl_del_dev(struct ublk_ctrl *ctrl, __u32 dev_id)
@@ -107,11 +165,25 @@ int ublk_ctrl_del_dev(struct ublk_ctrl *ctrl, __u32 dev_id)
 	return ublk_ctrl_simple(ctrl, UBLK_U_CMD_DEL_DEV, dev_id, 0);
 }
 
+/*
+ * GET_DEV_INFO answers EINVAL for an unprivileged device (no path given)
+ * and EPERM to a user without CAP_SYS_ADMIN: GET_DEV_INFO2, which carries
+ * the char device's path, works then. It is not the first choice because
+ * it needs the node, which may not exist yet (or any more).
+ */
 int ublk_ctrl_get_info(struct ublk_ctrl *ctrl, __u32 dev_id,
 		       struct ublksrv_ctrl_dev_info *info)
 {
-	return ublk_ctrl_buf(ctrl, UBLK_U_CMD_GET_DEV_INFO, dev_id, (__u16)-1,
-			     info, sizeof(*info));
+	int ret = ublk_ctrl_buf(ctrl, UBLK_U_CMD_GET_DEV_INFO, dev_id, (__u16)-1,
+				info, sizeof(*info));
+
+	if (ret == -EINVAL || ret == -EPERM)
+		ret = ublk_ctrl_buf(ctrl, UBLK_U_CMD_GET_DEV_INFO2, dev_id, (__u16)-1,
+				    info, sizeof(*info));
+
+	if (ret >= 0)
+		ublk_ctrl_note(ctrl, info);
+	return ret;
 }
 
 int ublk_ctrl_set_params(struct ublk_ctrl *ctrl, __u32 dev_id,

@@ -152,6 +152,32 @@ static void ublk_dev_set_basic_params(struct ublk_dev *dev)
 		b->io_opt_shift = b->physical_bs_shift;
 }
 
+/* How long udev may take to hand an unprivileged device's nodes over. */
+#define UBLK_UNPRIV_WAIT_MS 5000
+
+static bool ublk_dev_unpriv(const struct ublk_dev *dev)
+{
+	return dev->info.flags & UBLK_F_UNPRIVILEGED_DEV;
+}
+
+/*
+ * An unprivileged device's commands are checked against its char device,
+ * which is root's until udev gives it to the owner (60-ublk.rules).
+ */
+static int ublk_dev_set_params(struct ublk_dev *dev)
+{
+	int ret, waited = 0;
+
+	for (;;) {
+		ret = ublk_ctrl_set_params(&dev->ctrl, dev->info.dev_id, &dev->params);
+		if (!ublk_dev_unpriv(dev) || (ret != -EACCES && ret != -ENOENT) ||
+		    waited >= UBLK_UNPRIV_WAIT_MS)
+			return ret;
+		usleep(10000);
+		waited += 10;
+	}
+}
+
 static int ublk_dev_add(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 {
 	int ret;
@@ -162,14 +188,22 @@ static int ublk_dev_add(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 		ublk_dev_err(dev, "device id %d is already in use", opts->dev_id);
 		return ret;
 	}
+	if (ret == -EPERM && !(opts->extra_flags & UBLK_F_UNPRIVILEGED_DEV)) {
+		ublk_dev_err(dev, "ADD_DEV: permission denied (needs CAP_SYS_ADMIN, or --unprivileged)");
+		return ret;
+	}
 	if (ret < 0) {
 		ublk_dev_err(dev, "ADD_DEV failed: %s", strerror(-ret));
 		return ret;
 	}
 
 	ublk_dev_set_basic_params(dev);
-	ret = ublk_ctrl_set_params(&dev->ctrl, dev->info.dev_id, &dev->params);
-	if (ret < 0) {
+	ret = ublk_dev_set_params(dev);
+	if (ret == -EACCES && ublk_dev_unpriv(dev)) {
+		ublk_dev_err(dev, "SET_PARAMS: %s%u is not accessible: is the udev rule for unprivileged devices (60-ublk.rules) installed?",
+			     UBLK_CDEV_PREFIX, dev->info.dev_id);
+		ublk_ctrl_del_dev(&dev->ctrl, dev->info.dev_id);
+	} else if (ret < 0) {
 		ublk_dev_err(dev, "SET_PARAMS failed: %s", strerror(-ret));
 		ublk_ctrl_del_dev(&dev->ctrl, dev->info.dev_id);
 	}
@@ -227,7 +261,8 @@ static int ublk_dev_choose_path(struct ublk_dev *dev,
 	return 0;
 }
 
-int ublk_dev_create(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+/* What create and recover share: opts checked, dev->info filled, ctrl open. */
+int ublk_dev_setup(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 {
 	__u64 features = 0;
 	int ret;
@@ -244,6 +279,8 @@ int ublk_dev_create(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 	if (ret)
 		return ret;
 
+	dev->nr_args = opts->nr_args;
+	dev->args = opts->args;
 	dev->data_mode = opts->data_mode;
 	dev->info.nr_hw_queues = opts->nr_queues;
 	dev->info.queue_depth = opts->depth;
@@ -254,24 +291,44 @@ int ublk_dev_create(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 	if (ret)
 		return ret;
 	ret = ublk_dev_choose_path(dev, opts, features);
-	if (ret)
-		goto close_ctrl;
+	if (ret) {
+		ublk_ctrl_close(&dev->ctrl);
+		return ret;
+	}
 	dev->info.flags = UBLK_F_CMD_IOCTL_ENCODE | ublk_mode_flags(dev->data_mode) |
 			  opts->extra_flags;
 	ret = ublk_dev_check_features(dev, features, dev->info.flags);
 	if (ret)
-		goto close_ctrl;
+		ublk_ctrl_close(&dev->ctrl);
+	return ret;
+}
 
-	ret = dev->ops->init(dev, opts);
+int ublk_dev_init_tgt(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+{
+	int ret = dev->ops->init(dev, opts);
+
 	if (ret) {
 		if (!dev->errmsg[0])
 			ublk_dev_err(dev, "%s target setup failed: %s",
 				     dev->ops->name, strerror(-ret));
-		goto close_ctrl;
+		return ret;
 	}
 	ret = ublk_dev_check_size(dev);
 	if (ret)
-		goto deinit;
+		dev->ops->deinit(dev);
+	return ret;
+}
+
+int ublk_dev_create(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+{
+	int ret;
+
+	ret = ublk_dev_setup(dev, opts);
+	if (ret)
+		return ret;
+	ret = ublk_dev_init_tgt(dev, opts);
+	if (ret)
+		goto close_ctrl;
 	ret = ublk_dev_add(dev, opts);
 	if (ret)
 		goto deinit;
@@ -295,7 +352,7 @@ static int ublk_open_cdev(struct ublk_dev *dev)
 		dev->cdev_fd = open(path, O_RDWR | O_CLOEXEC);
 		if (dev->cdev_fd >= 0)
 			return 0;
-		if (errno != ENOENT)
+		if (errno != ENOENT && !(errno == EACCES && ublk_dev_unpriv(dev)))
 			break;
 		usleep(10000);
 	}
@@ -368,24 +425,31 @@ static int ublk_dev_wait_ready(struct ublk_dev *dev)
 	return 0;
 }
 
-int ublk_dev_start(struct ublk_dev *dev)
+/* Open the char device and start the queue threads, which FETCH every tag. */
+int ublk_dev_start_queues(struct ublk_dev *dev)
 {
 	int ret;
 
 	ret = ublk_open_cdev(dev);
 	if (ret)
-		goto fail;
+		return ret;
 	dev->ready_evfd = eventfd(0, EFD_CLOEXEC);
 	dev->exit_evfd = eventfd(0, EFD_CLOEXEC);
 	if (dev->ready_evfd < 0 || dev->exit_evfd < 0) {
-		ret = -errno;
 		ublk_dev_err(dev, "eventfd: %s", strerror(errno));
-		goto fail;
+		return -errno;
 	}
 	ret = ublk_dev_spawn_queues(dev);
 	if (ret)
-		goto fail;
-	ret = ublk_dev_wait_ready(dev);
+		return ret;
+	return ublk_dev_wait_ready(dev);
+}
+
+int ublk_dev_start(struct ublk_dev *dev)
+{
+	int ret;
+
+	ret = ublk_dev_start_queues(dev);
 	if (ret)
 		goto fail;
 
@@ -422,6 +486,34 @@ static void ublk_dev_refresh_state(struct ublk_dev *dev)
 	ublk_state_write(dev);
 }
 
+/*
+ * Let go of a device with user recovery: the queue threads finish the
+ * requests the target holds, commit them and exit without fetching more;
+ * requests the kernel hands out meanwhile stay with it (requeued, or failed
+ * in FAIL_IO mode) and the device becomes QUIESCED until `ublk recover`.
+ */
+static void ublk_dev_drain(struct ublk_dev *dev)
+{
+	int i;
+
+	dev->keep = true;
+	__atomic_store_n(&dev->draining, true, __ATOMIC_RELEASE);
+	for (i = 0; i < dev->nr_queues_started; i++)
+		eventfd_write(dev->queues[i].stop_evfd, 1);
+}
+
+static void ublk_dev_on_signal(struct ublk_dev *dev, int signo)
+{
+	if (ublk_dev_recoverable(dev)) {
+		ublk_info("dev %u: signal %d, leaving the device for recovery",
+			  dev->info.dev_id, signo);
+		ublk_dev_drain(dev);
+		return;
+	}
+	ublk_info("dev %u: signal %d, stopping", dev->info.dev_id, signo);
+	ublk_ctrl_stop_dev(&dev->ctrl, dev->info.dev_id);
+}
+
 int ublk_dev_run(struct ublk_dev *dev)
 {
 	struct pollfd pfd[2];
@@ -453,11 +545,9 @@ int ublk_dev_run(struct ublk_dev *dev)
 			continue;
 		}
 		if ((pfd[1].revents & POLLIN) &&
-		    read(sfd, &si, sizeof(si)) == sizeof(si)) {
-			ublk_info("dev %u: signal %u, stopping", dev->info.dev_id,
-				  si.ssi_signo);
+		    read(sfd, &si, sizeof(si)) == sizeof(si) && !stopping) {
 			stopping = true;
-			ublk_ctrl_stop_dev(&dev->ctrl, dev->info.dev_id);
+			ublk_dev_on_signal(dev, si.ssi_signo);
 		}
 		if ((pfd[0].revents & POLLIN) && !eventfd_read(dev->exit_evfd, &v)) {
 			exited += v;
@@ -507,6 +597,10 @@ void ublk_dev_destroy(struct ublk_dev *dev)
 	ublk_close_fd(&dev->exit_evfd);
 	dev->ops->deinit(dev);
 
+	if (dev->keep) {
+		ublk_ctrl_close(&dev->ctrl);
+		return;
+	}
 	ret = ublk_ctrl_del_dev(&dev->ctrl, dev->info.dev_id);
 	if (ret < 0 && ret != -ENODEV)
 		ublk_err("dev %u: DEL_DEV failed: %s", dev->info.dev_id,

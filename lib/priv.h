@@ -31,6 +31,11 @@ void ublk_bpf_hand_back(struct ublk_queue *q, int tag);
 bool ublk_bpf_debug_hand_back(struct ublk_queue *q);
 bool ublk_bpf_queue_stats(const struct ublk_queue *q, struct ublk_bpf_stats *st);
 
+/* dev.c: the steps ublk_dev_create/start and ublk_dev_recover share */
+int ublk_dev_setup(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
+int ublk_dev_init_tgt(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
+int ublk_dev_start_queues(struct ublk_dev *dev);
+
 static inline size_t ublk_round_up(size_t v, size_t align)
 {
 	return (v + align - 1) / align * align;

@@ -118,7 +118,10 @@ void ublk_handle_cqe(struct ublk_queue *q, const struct io_uring_cqe *cqe)
 	unsigned int tag = ublk_ud_tag(cqe->user_data);
 
 	if (cqe->user_data == UBLK_UD_STOP) {
-		q->stopping = true;
+		if (__atomic_load_n(&q->dev->draining, __ATOMIC_ACQUIRE))
+			q->draining = true;
+		else
+			q->stopping = true;
 		return;
 	}
 	if (tag >= (unsigned int)q->depth) {
@@ -131,10 +134,13 @@ void ublk_handle_cqe(struct ublk_queue *q, const struct io_uring_cqe *cqe)
 	}
 
 	q->cmd_inflight--;
-	if (cqe->res == UBLK_IO_RES_OK) {
+	/* draining: a new request stays with the kernel, which reissues it */
+	if (cqe->res == UBLK_IO_RES_OK && !q->draining) {
 		ublk_handle_io(q, tag);
 		return;
 	}
+	if (cqe->res == UBLK_IO_RES_OK)
+		return;
 	/* ABORT: the device is going away; anything else is a bug of ours */
 	if (cqe->res != UBLK_IO_RES_ABORT)
 		ublk_err("queue %d tag %u: io command failed: %s", q->q_id, tag,
@@ -145,6 +151,11 @@ void ublk_handle_cqe(struct ublk_queue *q, const struct io_uring_cqe *cqe)
 static void ublk_queue_loop(struct ublk_queue *q)
 {
 	while (!q->stopping && (q->cmd_inflight || q->tgt_inflight)) {
+		if (q->draining && !q->tgt_inflight) {
+			/* the last commits must reach the kernel before we go */
+			io_uring_submit(&q->ring);
+			break;
+		}
 		struct io_uring_cqe *cqe;
 		unsigned int head, n = 0;
 		int ret;

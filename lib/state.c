@@ -88,6 +88,11 @@ static void ublk_state_json(const struct ublk_dev *dev, struct json_writer *w)
 	json_str(w, "name", dev->ops->name);
 	dev->ops->dump_json(dev, w);
 	json_obj_end(w);
+	/* what `ublk recover` parses to serve the device again */
+	json_arr_begin(w, "add_args");
+	for (i = 0; i < dev->nr_args; i++)
+		json_str(w, NULL, dev->args[i]);
+	json_arr_end(w);
 	json_obj_end(w);
 }
 

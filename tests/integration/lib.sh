@@ -28,6 +28,11 @@
 #                               that other tests reuse (040, 060 with --bpf)
 #   require_bpf                 skip unless the kernel can run the BPF path
 #   bpf_count ID FIELD          sum over queues of a counter in `ublk list --json`
+#   wait_state ID STATE SECS    `ublk list -n ID` shows STATE within SECS
+#   kill_daemon ID              SIGKILL the daemon of ID, wait for it to exit
+#   ublk_recover ID             checked `ublk recover -n ID` (sets DEV_PID)
+#   fio_bg NAME DEV OPTS...     fio in the background (sets FIO_PID)
+#   fio_bg_wait SECS            wait for it: FIO_RC, FIO_JSON
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
 	echo "lib.sh is sourced by the tests, it is not a test itself" >&2
@@ -489,6 +494,71 @@ loop_verify_matrix() {
 			ublk_del "$DEV_ID"
 		done
 	done
+}
+
+# ---------------------------------------------------------------- recovery
+
+# wait_state ID STATE SECS: `ublk list -n ID` shows STATE within SECS.
+t_state_is() { [ "$(dev_state "$1")" = "$2" ]; }
+wait_state() {
+	wait_for "$3" t_state_is "$1" "$2" ||
+		fail "dev $1: state is '$(dev_state "$1")' after $3 s, expected $2"
+}
+
+# kill_daemon ID: SIGKILL the daemon of device ID and wait for it to be gone.
+kill_daemon() {
+	local pid
+	pid=$(dev_pid "$1")
+	[[ $pid =~ ^[1-9][0-9]*$ ]] && pid_alive "$pid" ||
+		fail "dev $1: no live daemon to kill (pid '$pid')"
+	log "kill -9 daemon $pid of dev $1"
+	kill -KILL "$pid"
+	wait_pid_exit "$pid" 30 || fail "daemon $pid alive 30 s after SIGKILL"
+}
+
+# ublk_recover ID: `ublk recover -n ID` must succeed (120 s) and leave the
+# device LIVE with a new live daemon, which it sets DEV_PID to.
+ublk_recover() {
+	local id=$1 old rc=0 out=$T_WORK/.recover.out err=$T_WORK/.recover.err
+	old=$(dev_pid "$id")
+	timeout 120 ublk recover -n "$id" >"$out" 2>"$err" </dev/null || rc=$?
+	[ "$rc" -eq 0 ] ||
+		fail "'ublk recover -n $id' failed (exit $rc): $(cat "$err")"
+	head -n 1 "$out" | grep -q "^dev id $id:" ||
+		fail "'ublk recover -n $id' should print 'dev id $id: ...', printed '$(head -n 1 "$out")'"
+	[ "$(dev_state "$id")" = LIVE ] ||
+		fail "after 'ublk recover -n $id' the state is $(dev_state "$id")"
+	DEV_PID=$(dev_pid "$id")
+	[ "$DEV_PID" != "$old" ] && pid_alive "$DEV_PID" ||
+		fail "after recovery dev $id has daemon pid '$DEV_PID' (old $old)"
+	log "recovered dev $id: new daemon pid $DEV_PID"
+}
+
+# fio_bg NAME DEV [fio options...]: start one fio job (as fio_run) in the
+# background; FIO_PID, FIO_OUT name it for fio_bg_wait.
+FIO_PID=
+FIO_OUT=
+fio_bg() {
+	local name=$1 dev=$2
+	shift 2
+	FIO_OUT=$T_WORK/.fio-$name.out
+	fio --name="$name" --filename="$dev" --ioengine="$T_FIO_ENGINE" \
+		--direct=1 --thread --group_reporting --output-format=json \
+		--output="$FIO_OUT" "$@" 2>"$FIO_OUT.err" &
+	FIO_PID=$!
+	bg_register "$FIO_PID"
+}
+
+# fio_bg_wait SECS: wait for the fio of fio_bg; FIO_RC its exit status,
+# FIO_JSON its JSON report (empty if it printed none).
+FIO_RC=
+FIO_JSON=
+fio_bg_wait() {
+	wait_pid_exit "$FIO_PID" "$1" || fail "fio still running after $1 s: $(tail -n 5 "$FIO_OUT.err")"
+	FIO_RC=0
+	wait "$FIO_PID" || FIO_RC=$?
+	bg_forget "$FIO_PID"
+	FIO_JSON=$(sed -n '/^{/,$p' "$FIO_OUT")
 }
 
 # ---------------------------------------------------------------- preflight

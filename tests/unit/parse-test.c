@@ -406,8 +406,82 @@ static void test_regressions(void)
 	CHECK(strstr(err, "-x") != NULL);
 }
 
+static void test_recovery(void)
+{
+	const __u64 rec = UBLK_F_USER_RECOVERY, reissue = UBLK_F_USER_RECOVERY_REISSUE,
+		    fail_io = UBLK_F_USER_RECOVERY_FAIL_IO;
+	struct add_args a;
+	char err[256];
+
+	/* ublksrv's spelling */
+	CHECK(PARSE(&a, "-t", "null", "-r", "1") == 0 && a.opts.extra_flags == rec);
+	CHECK(PARSE(&a, "-t", "null", "-r", "1", "-i", "1") == 0 &&
+	      a.opts.extra_flags == (rec | reissue));
+	CHECK(PARSE(&a, "-t", "null", "-r1", "-e1") == 0 &&
+	      a.opts.extra_flags == (rec | fail_io));
+	CHECK(PARSE(&a, "-t", "null", "-r", "0") == 0 && a.opts.extra_flags == 0);
+	CHECK(PARSE(&a, "-t", "null", "--recovery_enable=1",
+		    "--recovery_reissue=1") == 0 &&
+	      a.opts.extra_flags == (rec | reissue));
+	/* the spelled-out modes */
+	CHECK(PARSE(&a, "-t", "null", "--recovery=requeue") == 0 &&
+	      a.opts.extra_flags == rec);
+	CHECK(PARSE(&a, "-t", "null", "--recovery", "reissue") == 0 &&
+	      a.opts.extra_flags == (rec | reissue));
+	CHECK(PARSE(&a, "-t", "null", "--recovery=fail-io") == 0 &&
+	      a.opts.extra_flags == (rec | fail_io));
+	CHECK(PARSE(&a, "-t", "null", "--recovery=reissue", "--recovery=off") == 0 &&
+	      a.opts.extra_flags == 0);
+	/* the last word about each flag wins */
+	CHECK(PARSE(&a, "-t", "null", "--recovery=reissue", "-i", "0") == 0 &&
+	      a.opts.extra_flags == rec);
+	CHECK(!strcmp(recovery_name(rec | reissue), "reissue"));
+	CHECK(!strcmp(recovery_name(0), "off"));
+
+	CHECK_ERR(PARSE(&a, "-t", "null", "-i", "1"), "-r 1");
+	CHECK_ERR(PARSE(&a, "-t", "null", "-e", "1"), "-r 1");
+	CHECK_ERR(PARSE(&a, "-t", "null", "-r", "1", "-i", "1", "-e", "1"),
+		  "exclude");
+	CHECK_ERR(PARSE(&a, "-t", "null", "-r", "2"), "-r");
+	CHECK_ERR(PARSE(&a, "-t", "null", "-r", "yes"), "0 or 1");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--recovery=maybe"), "maybe");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--recovery="), "--recovery");
+}
+
+static void test_bpf_unprivileged(void)
+{
+	struct add_args a;
+	char err[256];
+
+	CHECK(PARSE(&a, "-t", "null") == 0 && a.opts.bpf == UBLK_BPF_OFF);
+	CHECK(PARSE(&a, "-t", "null", "--bpf") == 0 && a.opts.bpf == UBLK_BPF_ON);
+	CHECK(PARSE(&a, "-t", "null", "--bpf=on") == 0 && a.opts.bpf == UBLK_BPF_ON);
+	CHECK(PARSE(&a, "-t", "null", "--bpf=auto") == 0 && a.opts.bpf == UBLK_BPF_AUTO);
+	CHECK(PARSE(&a, "-t", "null", "--bpf=off") == 0 && a.opts.bpf == UBLK_BPF_OFF);
+	/* the mode is optional, so a separate word is not it */
+	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf", "auto"), "unexpected argument 'auto'");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf=yes"), "--bpf");
+	CHECK(PARSE(&a, "-t", "null", "--bpf", "--bpf_redirect", "3", "--bpf_eagain",
+		    "--bpf_split", "64k") == 0 &&
+	      a.opts.bpf_redirect_every == 3 && a.opts.bpf_eagain &&
+	      a.opts.bpf_split_bytes == 65536);
+	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf_redirect", "3"), "need --bpf");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf", "--bpf_split", "1000"), "multiple of 512");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf", "--bpf_eagain"), "--bpf_redirect");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf", "--unprivileged"), "--unprivileged");
+	CHECK(PARSE(&a, "-t", "null", "--bpf=auto", "--unprivileged") == 0 &&
+	      a.opts.bpf == UBLK_BPF_OFF);
+	CHECK(PARSE(&a, "-t", "null", "--unprivileged") == 0 &&
+	      a.opts.extra_flags == UBLK_F_UNPRIVILEGED_DEV);
+	/* the kernel refuses user copy and zero copy for such devices */
+	CHECK_ERR(PARSE(&a, "-t", "loop", "--unprivileged", "-u"), "--unprivileged");
+	CHECK_ERR(PARSE(&a, "-t", "loop", "-z", "--unprivileged"), "--unprivileged");
+}
+
 int main(void)
 {
+	test_recovery();
+	test_bpf_unprivileged();
 	test_parse_uint();
 	test_parse_size();
 	test_defaults();

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `ublk owner -n N [--chown NAME]`: for udev (60-ublk.rules). Prints "UID
+ * GID" of an unprivileged device's creator and fails for any other device.
+ * With --chown it gives the device's node /dev/NAME to that user instead
+ * (and does nothing for other devices): done from RUN+=, this works even
+ * where udevd resolves no names (OWNER="%c{1}" is ignored then).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* @name must be ublkcN or ublkbN of device @id, and be that kind of node. */
+static int chown_node(unsigned long long id, const char *name,
+		      const struct ublksrv_ctrl_dev_info *info)
+{
+	char want_c[32], want_b[32], path[64];
+	struct stat st;
+
+	snprintf(want_c, sizeof(want_c), "ublkc%llu", id);
+	snprintf(want_b, sizeof(want_b), "ublkb%llu", id);
+	if (strcmp(name, want_c) && strcmp(name, want_b)) {
+		fprintf(stderr, "ublk owner: --chown: '%s' is not %s or %s\n", name,
+			want_c, want_b);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "/dev/%s", name);
+	if (lstat(path, &st) < 0) {
+		fprintf(stderr, "ublk owner: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (name[4] == 'c' ? !S_ISCHR(st.st_mode) : !S_ISBLK(st.st_mode)) {
+		fprintf(stderr, "ublk owner: %s is not a device node\n", path);
+		return 1;
+	}
+	if (chown(path, info->owner_uid, info->owner_gid) < 0 || chmod(path, 0600) < 0) {
+		fprintf(stderr, "ublk owner: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_owner(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "number", required_argument, NULL, 'n' },
+		{ "chown", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ublksrv_ctrl_dev_info info;
+	unsigned long long id = 0;
+	struct ublk_ctrl ctrl;
+	const char *node = NULL;
+	bool one = false;
+	int opt, ret;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			node = optarg;
+			break;
+		case 'n':
+			if (parse_uint(optarg, (1 << 20) - 1, &id)) {
+				fprintf(stderr, "ublk owner: -n: '%s' is not a device id\n", optarg);
+				return 1;
+			}
+			one = true;
+			break;
+		case 'h':
+			printf("usage: ublk owner -n DEV_ID [--chown NAME]\n"
+			       "  print the owner (UID GID) of an unprivileged device, for udev;\n"
+			       "  --chown NAME: give it /dev/NAME (ublkcN or ublkbN) instead\n");
+			return 0;
+		default:
+			fprintf(stderr, "ublk owner: bad option (see 'ublk owner --help')\n");
+			return 1;
+		}
+	}
+	if (!one || optind < argc) {
+		fprintf(stderr, "ublk owner: give the device: -n DEV_ID\n");
+		return 1;
+	}
+	if (cli_open_ctrl(&ctrl, "owner"))
+		return 1;
+	ret = ublk_ctrl_get_info(&ctrl, id, &info);
+	ublk_ctrl_close(&ctrl);
+	if (ret < 0) {
+		fprintf(stderr, "ublk owner: device %llu: %s\n", id, strerror(-ret));
+		return 1;
+	}
+	if (!(info.flags & UBLK_F_UNPRIVILEGED_DEV))
+		return node ? 0 : 1;
+	if (node)
+		return chown_node(id, node, &info);
+	printf("%u %u\n", info.owner_uid, info.owner_gid);
+	return 0;
+}

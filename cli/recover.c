@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `ublk recover -n N`: serve again a device whose daemon died (state
+ * QUIESCED or FAIL_IO, created with user recovery), with the options that
+ * created it. They come from the state file, where `ublk add` stored its
+ * arguments as given: parsing them again restores every option, including
+ * ones added after this file was written.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "json.h"
+
+#define RECOVER_MAX_ARGS 256
+#define RECOVER_MAX_ARG	 (PATH_MAX + 64)
+
+static int state_err(char *err, size_t len, __u32 dev_id, const char *why)
+{
+	snprintf(err, len, "state file %s/%u.json: %s", ublk_run_dir(), dev_id, why);
+	return -EINVAL;
+}
+
+static int copy_args(const char *state, __u32 dev_id, struct strvec *args,
+		     char *err, size_t err_len)
+{
+	char path[32], *buf;
+	int n, i, ret = 0;
+
+	n = json_array_len(state, "add_args");
+	if (n < 0)
+		return state_err(err, err_len, dev_id,
+				 "no add_args (not written by this version of ublk)");
+	if (n > RECOVER_MAX_ARGS)
+		return state_err(err, err_len, dev_id, "too many add_args");
+	buf = malloc(RECOVER_MAX_ARG);
+	if (!buf)
+		return -ENOMEM;
+	ret = strvec_push(args, "add");
+	for (i = 0; !ret && i < n; i++) {
+		snprintf(path, sizeof(path), "add_args[%d]", i);
+		if (json_get_str(state, path, buf, RECOVER_MAX_ARG)) {
+			ret = state_err(err, err_len, dev_id,
+					"an add_args entry is not a string or too long");
+			break;
+		}
+		ret = strvec_push(args, buf);
+	}
+	free(buf);
+	return ret;
+}
+
+int recover_state_args(__u32 dev_id, struct strvec *args, char *err, size_t err_len)
+{
+	char why[256];
+	char *state;
+	int ret;
+
+	state = ublk_state_read(dev_id);
+	if (!state && errno == ENOENT) {
+		snprintf(why, sizeof(why),
+			 "missing: the options device %u was created with are unknown",
+			 dev_id);
+		return state_err(err, err_len, dev_id, why);
+	}
+	if (!state) {
+		snprintf(why, sizeof(why), "cannot read: %s", strerror(errno));
+		return state_err(err, err_len, dev_id, why);
+	}
+	ret = copy_args(state, dev_id, args, err, err_len);
+	free(state);
+	return ret;
+}
+
+static void usage_recover(void)
+{
+	printf("usage: ublk recover -n DEV_ID [--foreground]\n"
+	       "  -n, --number DEV_ID  the device whose daemon died (state QUIESCED or FAIL_IO)\n"
+	       "      --foreground     serve in this process instead of a daemon\n");
+}
+
+/* The kernel's word first: a missing state file is not the real problem. */
+static int check_kernel_state(__u32 dev_id)
+{
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_ctrl ctrl;
+	int ret;
+
+	if (cli_open_ctrl(&ctrl, "recover"))
+		return -ENODEV;
+	ret = ublk_ctrl_get_info(&ctrl, dev_id, &info);
+	ublk_ctrl_close(&ctrl);
+	if (ret == -ENODEV) {
+		fprintf(stderr, "ublk recover: device %u does not exist\n", dev_id);
+		return ret;
+	}
+	if (ret < 0) {
+		fprintf(stderr, "ublk recover: device %u: %s\n", dev_id, strerror(-ret));
+		return ret;
+	}
+	if (!(info.flags & UBLK_F_USER_RECOVERY)) {
+		fprintf(stderr, "ublk recover: device %u was created without user recovery (ublk add -r 1 or --recovery): it is %s and can only be deleted (ublk del -n %u)\n",
+			dev_id, ublk_state_name(info.state), dev_id);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int recover_dev(__u32 dev_id, bool foreground)
+{
+	struct strvec args;
+	struct add_args a;
+	char err[512];
+	int ret = 1;
+
+	if (check_kernel_state(dev_id))
+		return 1;
+	strvec_init(&args);
+	if (recover_state_args(dev_id, &args, err, sizeof(err))) {
+		fprintf(stderr, "ublk recover: %s\n", err);
+		goto out;
+	}
+	if (parse_add_args(args.n, args.v, &a, err, sizeof(err))) {
+		fprintf(stderr, "ublk recover: state file %s/%u.json: bad add_args: %s\n",
+			ublk_run_dir(), dev_id, err);
+		goto out;
+	}
+	if (a.opts.dev_id >= 0 && (__u32)a.opts.dev_id != dev_id) {
+		fprintf(stderr, "ublk recover: state file %s/%u.json is for device %d\n",
+			ublk_run_dir(), dev_id, a.opts.dev_id);
+		goto out;
+	}
+	if (resolve_add_args(&a, "recover"))
+		goto out;
+	a.opts.dev_id = dev_id;
+	a.opts.args = (const char *const *)args.v + 1;
+	a.opts.nr_args = args.n - 1;
+	ret = serve_dev(&a.opts, foreground, true);
+out:
+	strvec_free(&args);
+	return ret;
+}
+
+int cmd_recover(int argc, char **argv)
+{
+	enum { OPT_FOREGROUND = 0x100 };
+	static const struct option opts[] = {
+		{ "number", required_argument, NULL, 'n' },
+		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long long id = 0;
+	bool one = false, foreground = false;
+	int opt;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			if (parse_uint(optarg, (1 << 20) - 1, &id)) {
+				fprintf(stderr, "ublk recover: -n: '%s' is not a device id\n",
+					optarg);
+				return 1;
+			}
+			one = true;
+			break;
+		case OPT_FOREGROUND:
+			foreground = true;
+			break;
+		case 'h':
+			usage_recover();
+			return 0;
+		default:
+			fprintf(stderr, "ublk recover: bad option (see 'ublk recover --help')\n");
+			return 1;
+		}
+	}
+	if (!one || optind < argc) {
+		fprintf(stderr, "ublk recover: give the device: -n DEV_ID\n");
+		return 1;
+	}
+	return recover_dev(id, foreground);
+}
