@@ -11,18 +11,20 @@
 #   all 64 MiB written and read back (0 verify errors: verify_fatal is on).
 # The same again with a kill while fio reads back to verify: there the job
 # verifies as it goes (verify_backlog), the reads are spread over the
-# rate-limited write phase.
+# rate-limited write phase. After each recovery the io path (userspace or
+# bpf) is the one the device had.
 # timeout: 600
 . "$(dirname "$0")/lib.sh"
 
 make_backing "$T_WORK/backing" 64M
-ublk_add -t loop -f "$T_WORK/backing" -q 2 -d 64 --recovery=reissue
+ublk_add -t loop -f "$T_WORK/backing" -q 2 -d 64 --recovery=reissue "${T_ADD_EXTRA[@]}"
 id=$DEV_ID
 flags=$(dev_flags "$id")
 grep -qw USER_RECOVERY <<<"$flags" && grep -qw USER_RECOVERY_REISSUE <<<"$flags" ||
 	fail "dev $id: flags should show USER_RECOVERY USER_RECOVERY_REISSUE: [$flags]"
 jq -e '.recovery == "reissue"' <<<"$(dev_json "$id")" >/dev/null ||
 	fail "list --json should say recovery reissue: $(dev_json "$id")"
+io_path=$(dev_json "$id" | jq -r .io_path)
 
 # completed reads ($2 = 1) or writes ($2 = 5) of dev $1 reach $3
 dev_stat_ge() { [ "$(awk -v f="$2" '{ print $f }' "$(dev_sysfs "$1")/stat")" -ge "$3" ]; }
@@ -57,6 +59,9 @@ run_pass() {
 	sleep 2
 	pid_alive "$FIO_PID" || fail "fio ended while the device was QUIESCED: $(tail -n 5 "$FIO_OUT.err")"
 	ublk_recover "$id"
+	# the new daemon serves the same way (with --bpf: programs on new rings)
+	[ "$(dev_json "$id" | jq -r .io_path)" = "$io_path" ] ||
+		fail "io path after recovery: $(dev_json "$id" | jq -r .io_path), before: $io_path"
 	fio_bg_wait 240
 	[ "$FIO_RC" -eq 0 ] || fail "fio exited $FIO_RC after recovery: $(tail -n 5 "$FIO_OUT.err")"
 	jq -e '[.jobs[].error] | all(. == 0)' <<<"$FIO_JSON" >/dev/null ||

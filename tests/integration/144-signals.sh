@@ -17,7 +17,7 @@ run_dir=${UBLK_RUN_DIR:-/run/ublksrvd}
 # SIGTERM, no recovery, write in flight
 make_backing "$T_WORK/backing" 64M
 make_pattern "$T_WORK/pattern" 16
-ublk_add -t loop -f "$T_WORK/backing" -q 2
+ublk_add -t loop -f "$T_WORK/backing" -q 2 "${T_ADD_EXTRA[@]}"
 id=$DEV_ID
 pid=$DEV_PID
 [ -f "$run_dir/$id.json" ] || fail "no state file $run_dir/$id.json"
@@ -46,7 +46,7 @@ fi
 list_ids | grep -qx "$id" && fail "'ublk list' still shows dev $id"
 
 # SIGINT, idle
-ublk_add -t null
+ublk_add -t null "${T_ADD_EXTRA[@]}"
 id=$DEV_ID
 pid=$DEV_PID
 kill -INT "$pid"
@@ -55,7 +55,7 @@ wait_pid_exit "$pid" 10 || fail "daemon $pid alive after SIGINT"
 
 # SIGTERM with recovery: kept QUIESCED, recovered, no data lost
 make_backing "$T_WORK/backing2" 32M
-ublk_add -t loop -f "$T_WORK/backing2" -q 2 -d 32 --recovery=reissue
+ublk_add -t loop -f "$T_WORK/backing2" -q 2 -d 32 --recovery=reissue "${T_ADD_EXTRA[@]}"
 id=$DEV_ID
 pid=$DEV_PID
 fio_bg keep "/dev/ublkb$id" --rw=randwrite --bssplit=4k/50:64k/30:256k/20 \
