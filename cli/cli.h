@@ -57,7 +57,7 @@ int cmd_recover(int argc, char **argv);
 int cmd_start(int argc, char **argv);
 int cmd_owner(int argc, char **argv);
 
-/* add.c: look up the target, refuse what this build cannot do; -errno */
+/* add.c: look up the target; -errno with a message if there is none */
 int resolve_add_args(struct add_args *a, const char *cmd);
 /*
  * Serve @opts (create, or take over with @recover): in this process, or in

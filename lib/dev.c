@@ -518,7 +518,7 @@ int ublk_dev_run(struct ublk_dev *dev)
 {
 	struct pollfd pfd[2];
 	bool stopping = false;
-	int exited = 0, sfd;
+	int exited = 0, sfd, n;
 	sigset_t set;
 
 	sigemptyset(&set);
@@ -534,8 +534,7 @@ int ublk_dev_run(struct ublk_dev *dev)
 		struct signalfd_siginfo si;
 		eventfd_t v;
 
-		int n = poll(pfd, 2, UBLK_STATE_REFRESH_MS);
-
+		n = poll(pfd, 2, UBLK_STATE_REFRESH_MS);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)

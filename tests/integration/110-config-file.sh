@@ -9,8 +9,9 @@
 #   behind, with an error naming the file, the line, [device] and the key:
 #   unknown key, key given twice, unknown section, key outside the section,
 #   missing target, missing file, bad numbers, bad words, relative and
-#   missing backing files, bpf=on (no BPF fast path in this build), a key
-#   the target does not use, no such config file.
+#   missing backing files, a bad bpf mode, a key the target does not use,
+#   no such config file;
+# - bpf = on gives a device served in BPF (where the kernel can).
 . "$(dirname "$0")/lib.sh"
 
 cfg=$T_WORK/dev.ini
@@ -88,8 +89,8 @@ printf '%s\nrecovery = always\n' "$good" >"$cfg"
 bad_config "bad recovery mode" 5 "[device] recovery = 'always': must be one of off, requeue, reissue, fail-io"
 printf '%s\ndata_mode = fast\n' "$good" >"$cfg"
 bad_config "bad data mode" 5 "[device] data_mode = 'fast'"
-printf '%s\nbpf = on\n' "$good" >"$cfg"
-bad_config "bpf=on without BPF support" 5 "[device] bpf = 'on': the BPF fast path is not supported by this build"
+printf '%s\nbpf = maybe\n' "$good" >"$cfg"
+bad_config "bad bpf mode" 5 "[device] bpf = 'maybe': must be one of off, on, auto"
 printf '%s\nbuffered_io = perhaps\n' "$good" >"$cfg"
 bad_config "bad boolean" 5 "[device] buffered_io = 'perhaps': not a boolean"
 printf '[device]\ntarget = loop\nfile = backing\n' >"$cfg"
@@ -111,6 +112,12 @@ expect_fail "del --config without id" ublk del --config "$cfg"
 grep -q "no id key" "$T_WORK/.xf.err" || fail "del --config without id: $(cat "$T_WORK/.xf.err")"
 expect_fail "start without id" ublk start --config "$cfg"
 grep -q "needs an id key" "$T_WORK/.xf.err" || fail "start without id: $(cat "$T_WORK/.xf.err")"
-# and the command line refuses --bpf=on too
-expect_fail "--bpf=on without BPF support" ublk add -t null --bpf=on
-grep -q "not supported by this build" "$T_WORK/.xf.err" || fail "--bpf=on: $(cat "$T_WORK/.xf.err")"
+
+# bpf = on in a file serves the device in BPF where the kernel can
+if ublk features | grep -q '^bpf fast path: yes'; then
+	printf '%s\nbpf = on\n' "$good" >"$cfg"
+	ublk_add --config "$cfg"
+	[ "$(dev_json "$DEV_ID" | jq -r .io_path)" = bpf ] ||
+		fail "bpf = on in $cfg: io path $(dev_json "$DEV_ID" | jq -r .io_path)"
+	ublk_del "$DEV_ID"
+fi
