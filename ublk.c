@@ -15,7 +15,8 @@ int cli_open_ctrl(struct ublk_ctrl *ctrl, const char *cmd)
 	int ret = ublk_ctrl_open(ctrl);
 
 	if (ret == -ENOENT)
-		fprintf(stderr, "ublk %s: %s does not exist: load the ublk_drv kernel module (modprobe ublk_drv)\n",
+		fprintf(stderr,
+			"ublk %s: %s does not exist: load the ublk_drv kernel module (modprobe ublk_drv)\n",
 			cmd, UBLK_CTRL_DEV);
 	else if (ret < 0)
 		fprintf(stderr, "ublk %s: cannot open %s: %s\n", cmd, UBLK_CTRL_DEV,

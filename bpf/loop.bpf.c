@@ -22,8 +22,7 @@ static __always_inline __u32 loop_piece(__u64 pos, __u32 len)
 	return len < room ? len : room;
 }
 
-static __u64 ublk_tgt_queue_io(struct iou_ctx *ring,
-			       const struct ublksrv_io_desc *iod, __u16 tag,
+static __u64 ublk_tgt_queue_io(struct iou_ctx *ring, const struct ublksrv_io_desc *iod, __u16 tag,
 			       __u32 offset)
 {
 	__u32 op = ublksrv_get_op(iod), total = iod->nr_sectors << 9, len;
@@ -41,8 +40,7 @@ static __u64 ublk_tgt_queue_io(struct iou_ctx *ring,
 			rw_flags = RWF_DSYNC;
 		break;
 	case UBLK_IO_OP_FLUSH:
-		if (ublk_bpf_queue_fsync(ring, tag, cfg.tgt_fd,
-					 IORING_FSYNC_DATASYNC))
+		if (ublk_bpf_queue_fsync(ring, tag, cfg.tgt_fd, IORING_FSYNC_DATASYNC))
 			ublk_bpf_add_result(tag, -EIO);
 		return ublk_bpf_return(UBLK_BPF_IO_QUEUED, 0);
 	default:
@@ -50,8 +48,7 @@ static __u64 ublk_tgt_queue_io(struct iou_ctx *ring,
 	}
 
 	len = loop_piece(pos, total - offset);
-	if (ublk_bpf_queue_rw(ring, tag, opcode, cfg.tgt_fd, pos, len, offset,
-			      rw_flags)) {
+	if (ublk_bpf_queue_rw(ring, tag, opcode, cfg.tgt_fd, pos, len, offset, rw_flags)) {
 		ublk_bpf_add_result(tag, -EIO);
 		return ublk_bpf_return(UBLK_BPF_IO_QUEUED, 0);
 	}

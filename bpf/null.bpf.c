@@ -2,8 +2,7 @@
 /* null target, fast path: every request completes at once, in full. */
 #include "ublk_queue.bpf.h"
 
-static __u64 ublk_tgt_queue_io(struct iou_ctx *ring,
-			       const struct ublksrv_io_desc *iod, __u16 tag,
+static __u64 ublk_tgt_queue_io(struct iou_ctx *ring, const struct ublksrv_io_desc *iod, __u16 tag,
 			       __u32 offset)
 {
 	(void)ring;

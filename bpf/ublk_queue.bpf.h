@@ -23,7 +23,7 @@
 
 #include "kernel.h"
 
-#define UBLK_BPF_CQE_BATCH  64 /* CQEs per loop_step: bounds the loop */
+#define UBLK_BPF_CQE_BATCH 64 /* CQEs per loop_step: bounds the loop */
 
 const volatile struct ublk_bpf_cfg cfg;
 struct ublk_bpf_shared shared;
@@ -48,11 +48,10 @@ static __always_inline void ublk_bpf_store_release(__u32 *p, __u32 v)
 	*(volatile __u32 *)p = v;
 }
 
-static __u32 sq_nr;	/* SQEs written at slots 0..sq_nr-1, not submitted */
+static __u32 sq_nr; /* SQEs written at slots 0..sq_nr-1, not submitted */
 static __u32 nr_started; /* requests seen, for cfg.redirect_every */
 
-static __u64 ublk_tgt_queue_io(struct iou_ctx *ring,
-			       const struct ublksrv_io_desc *iod, __u16 tag,
+static __u64 ublk_tgt_queue_io(struct iou_ctx *ring, const struct ublksrv_io_desc *iod, __u16 tag,
 			       __u32 offset);
 static void ublk_tgt_release(__u16 tag, __s32 res);
 
@@ -94,8 +93,7 @@ static __always_inline struct io_uring_sqe *ublk_bpf_get_sqe(struct iou_ctx *rin
 
 	if (sq_nr >= cfg.sq_entries && ublk_bpf_flush(ring))
 		return NULL;
-	sqes = (void *)bpf_io_uring_get_region(ring, IOU_REGION_SQ,
-					       cfg.sq_region_size);
+	sqes = (void *)bpf_io_uring_get_region(ring, IOU_REGION_SQ, cfg.sq_region_size);
 	if (!sqes) {
 		ublk_bpf_fail(-EFAULT);
 		return NULL;
@@ -114,8 +112,8 @@ static __always_inline __u64 ublk_bpf_tgt_ud(__u16 tag, __u8 op)
 }
 
 /* An SQE of backing I/O for request @tag on fixed file @fd, or NULL. */
-static __always_inline struct io_uring_sqe *
-ublk_bpf_tgt_sqe(struct iou_ctx *ring, __u16 tag, __u8 opcode, __u32 fd)
+static __always_inline struct io_uring_sqe *ublk_bpf_tgt_sqe(struct iou_ctx *ring, __u16 tag,
+							     __u8 opcode, __u32 fd)
 {
 	struct ublk_bpf_tag *t = ublk_bpf_tag(tag);
 	struct io_uring_sqe *sqe;
@@ -138,10 +136,8 @@ ublk_bpf_tgt_sqe(struct iou_ctx *ring, __u16 tag, __u8 opcode, __u32 fd)
  * fixed buffer index @tag (UBLK_F_AUTO_BUF_REG); @buf_off is the offset in
  * the request, @pos the offset in fixed file @fd.
  */
-static __always_inline int ublk_bpf_queue_rw(struct iou_ctx *ring, __u16 tag,
-					     __u8 opcode, __u32 fd, __u64 pos,
-					     __u32 len, __u32 buf_off,
-					     __u32 rw_flags)
+static __always_inline int ublk_bpf_queue_rw(struct iou_ctx *ring, __u16 tag, __u8 opcode, __u32 fd,
+					     __u64 pos, __u32 len, __u32 buf_off, __u32 rw_flags)
 {
 	struct io_uring_sqe *sqe = ublk_bpf_tgt_sqe(ring, tag, opcode, fd);
 
@@ -155,8 +151,8 @@ static __always_inline int ublk_bpf_queue_rw(struct iou_ctx *ring, __u16 tag,
 	return 0;
 }
 
-static __always_inline int ublk_bpf_queue_fsync(struct iou_ctx *ring, __u16 tag,
-						__u32 fd, __u32 fsync_flags)
+static __always_inline int ublk_bpf_queue_fsync(struct iou_ctx *ring, __u16 tag, __u32 fd,
+						__u32 fsync_flags)
 {
 	struct io_uring_sqe *sqe = ublk_bpf_tgt_sqe(ring, tag, IORING_OP_FSYNC, fd);
 
@@ -180,8 +176,7 @@ static __always_inline void ublk_bpf_add_result(__u16 tag, __s32 res)
 }
 
 /* The same command the daemon sends (lib/queue.c): result, next fetch. */
-static __always_inline void ublk_bpf_commit(struct iou_ctx *ring, __u16 tag,
-					    __s32 res)
+static __always_inline void ublk_bpf_commit(struct iou_ctx *ring, __u16 tag, __s32 res)
 {
 	struct io_uring_sqe *sqe = ublk_bpf_get_sqe(ring);
 	struct ublksrv_io_cmd *cmd;
@@ -221,8 +216,7 @@ static __always_inline void ublk_bpf_maybe_commit(struct iou_ctx *ring, __u16 ta
  * piece of a request that is split with CONTINUE.
  */
 __noinline __u64 ublk_bpf_queue_piece(struct iou_ctx *ring __arg_trusted,
-				      const struct ublksrv_io_desc *iod,
-				      __u32 tag, __u32 offset)
+				      const struct ublksrv_io_desc *iod, __u32 tag, __u32 offset)
 {
 	if (!ring || !iod)
 		return ublk_bpf_return(UBLK_BPF_IO_REDIRECT, 0);
@@ -247,11 +241,9 @@ static __always_inline int ublk_bpf_start(struct iou_ctx *ring, __u16 tag)
 		return 0;
 	retry = t->retry;
 	t->retry = 0;
-	if (bpf_copy_from_user(&iod, sizeof(iod),
-			       (void *)(cfg.iods + tag * sizeof(iod))))
+	if (bpf_copy_from_user(&iod, sizeof(iod), (void *)(cfg.iods + tag * sizeof(iod))))
 		return 1;
-	if (!retry && cfg.redirect_every &&
-	    ++nr_started % cfg.redirect_every == 0) {
+	if (!retry && cfg.redirect_every && ++nr_started % cfg.redirect_every == 0) {
 		shared.redirect_reason = UBLK_BPF_REDIR_DEBUG;
 		shared.nr_redirect++;
 		return 1;
@@ -311,8 +303,7 @@ static __always_inline int ublk_bpf_start(struct iou_ctx *ring, __u16 tag)
  * One CQE. A global function: the verifier checks it once, not once per
  * iteration of the CQE loop. Returns 1 if the daemon must handle this CQE.
  */
-__noinline int ublk_bpf_on_cqe(struct iou_ctx *ring __arg_trusted, __u64 ud,
-			       __s32 res)
+__noinline int ublk_bpf_on_cqe(struct iou_ctx *ring __arg_trusted, __u64 ud, __s32 res)
 {
 	__u16 tag = ud & 0xffff;
 	struct ublk_bpf_tag *t;
@@ -373,8 +364,7 @@ int BPF_PROG(ublk_loop_step, struct iou_ctx *ring, struct iou_loop_params *lp)
 	/* what the daemon queued while it had the ring goes first */
 	n = shared.user_sqes;
 	shared.user_sqes = 0;
-	if (n && n <= cfg.sq_entries &&
-	    bpf_io_uring_submit_sqes(ring, n) != (int)n) {
+	if (n && n <= cfg.sq_entries && bpf_io_uring_submit_sqes(ring, n) != (int)n) {
 		ublk_bpf_fail(-EAGAIN);
 		return ublk_bpf_stop(UBLK_BPF_STOP_ERROR);
 	}

@@ -48,8 +48,7 @@ static void detach_stdio(void)
 	ublk_log_use_syslog("ublk");
 }
 
-static int setup_dev(struct ublk_dev *dev, const struct ublk_dev_opts *opts,
-		     bool recover)
+static int setup_dev(struct ublk_dev *dev, const struct ublk_dev_opts *opts, bool recover)
 {
 	int ret;
 
@@ -65,8 +64,8 @@ static void notify_live(const struct ublk_dev *dev)
 {
 	char msg[128];
 
-	snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%d\nSTATUS=serving %s%u",
-		 getpid(), UBLK_BDEV_PREFIX, dev->info.dev_id);
+	snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%d\nSTATUS=serving %s%u", getpid(),
+		 UBLK_BDEV_PREFIX, dev->info.dev_id);
 	notify_systemd(msg);
 }
 
@@ -100,8 +99,8 @@ static int serve(const struct ublk_dev_opts *opts, int report_fd, bool recover)
 
 	ret = ublk_state_write(&dev);
 	if (ret)
-		ublk_log(LOG_WARNING, "dev %u: cannot write state file in %s: %s",
-			 dev.info.dev_id, ublk_run_dir(), strerror(-ret));
+		ublk_log(LOG_WARNING, "dev %u: cannot write state file in %s: %s", dev.info.dev_id,
+			 ublk_run_dir(), strerror(-ret));
 	if (report_fd >= 0) {
 		report(report_fd, "ok %u\n", dev.info.dev_id);
 		close(report_fd);

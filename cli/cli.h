@@ -23,14 +23,12 @@ struct strvec {
 void strvec_init(struct strvec *sv);
 void strvec_free(struct strvec *sv);
 int strvec_push(struct strvec *sv, const char *s);
-int strvec_pushf(struct strvec *sv, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int strvec_pushf(struct strvec *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* parse.c: pure parsing, no side effects, unit-tested */
 int parse_uint(const char *s, unsigned long long max, unsigned long long *out);
 int parse_size(const char *s, unsigned long long *out);
-int parse_add_args(int argc, char **argv, struct add_args *a, char *err,
-		   size_t err_len);
+int parse_add_args(int argc, char **argv, struct add_args *a, char *err, size_t err_len);
 /* UBLK_F_USER_RECOVERY* for a --recovery / ini recovery= word; -EINVAL */
 int parse_recovery(const char *s, __u64 *flags);
 /* the --recovery word for UBLK_F_USER_RECOVERY* @flags */
@@ -43,7 +41,7 @@ int parse_bpf(const char *s, enum ublk_bpf_mode *out);
  */
 struct config {
 	struct strvec args; /* "--type=loop", "--file=/img", ... */
-	int dev_id;	    /* id=, or -1 */
+	int dev_id; /* id=, or -1 */
 };
 
 int config_load(const char *path, struct config *cfg, char *err, size_t err_len);

@@ -23,7 +23,7 @@
 #include "cli.h"
 #include "targets.h"
 
-#define CONFIG_SECTION	"device"
+#define CONFIG_SECTION "device"
 #define CONFIG_MAX_LINE 4096
 
 enum key_type {
@@ -38,38 +38,43 @@ enum key_type {
 struct config_key {
 	const char *name;
 	enum key_type type;
-	const char *opt;	    /* the `ublk add` long option */
-	const char *target;	    /* only valid for this target, or NULL */
+	const char *opt; /* the `ublk add` long option */
+	const char *target; /* only valid for this target, or NULL */
 	unsigned long long min, max; /* KEY_UINT, KEY_SIZE */
-	const char *const *words;   /* KEY_WORD: allowed values, NULL-ended */
+	const char *const *words; /* KEY_WORD: allowed values, NULL-ended */
 	/* KEY_WORD: the option for each word (NULL: none); default opt=WORD */
 	const char *const *word_opts;
 };
 
 static const char *const data_modes[] = { "copy", "user_copy", "zero_copy", NULL };
 static const char *const data_mode_opts[] = { NULL, "--user_copy", "--zero_copy" };
-static const char *const recovery_words[] = { "off", "requeue", "reissue", "fail-io",
-					      NULL };
+static const char *const recovery_words[] = { "off", "requeue", "reissue", "fail-io", NULL };
 static const char *const bpf_words[] = { "off", "on", "auto", NULL };
 
 static const struct config_key config_keys[] = {
 	{ .name = "target", .type = KEY_TARGET, .opt = "--type" },
 	{ .name = "file", .type = KEY_PATH, .opt = "--file", .target = "loop" },
-	{ .name = "buffered_io", .type = KEY_BOOL, .opt = "--buffered_io",
-	  .target = "loop" },
-	{ .name = "size", .type = KEY_SIZE, .opt = "--size", .target = "null",
-	  .min = 512, .max = ~0ULL },
+	{ .name = "buffered_io", .type = KEY_BOOL, .opt = "--buffered_io", .target = "loop" },
+	{ .name = "size",
+	  .type = KEY_SIZE,
+	  .opt = "--size",
+	  .target = "null",
+	  .min = 512,
+	  .max = ~0ULL },
 	{ .name = "id", .type = KEY_UINT, .opt = "--number", .max = (1 << 20) - 1 },
-	{ .name = "queues", .type = KEY_UINT, .opt = "--queues", .min = 1,
-	  .max = UBLK_MAX_QUEUES },
-	{ .name = "depth", .type = KEY_UINT, .opt = "--depth", .min = 1,
+	{ .name = "queues", .type = KEY_UINT, .opt = "--queues", .min = 1, .max = UBLK_MAX_QUEUES },
+	{ .name = "depth",
+	  .type = KEY_UINT,
+	  .opt = "--depth",
+	  .min = 1,
 	  .max = UBLK_MAX_QUEUE_DEPTH },
-	{ .name = "max_io_size", .type = KEY_SIZE, .opt = "--max_io_size",
-	  .min = 4096, .max = 32U << 20 },
-	{ .name = "data_mode", .type = KEY_WORD, .words = data_modes,
-	  .word_opts = data_mode_opts },
-	{ .name = "recovery", .type = KEY_WORD, .opt = "--recovery",
-	  .words = recovery_words },
+	{ .name = "max_io_size",
+	  .type = KEY_SIZE,
+	  .opt = "--max_io_size",
+	  .min = 4096,
+	  .max = 32U << 20 },
+	{ .name = "data_mode", .type = KEY_WORD, .words = data_modes, .word_opts = data_mode_opts },
+	{ .name = "recovery", .type = KEY_WORD, .opt = "--recovery", .words = recovery_words },
 	{ .name = "bpf", .type = KEY_WORD, .opt = "--bpf", .words = bpf_words },
 	{ .name = "unprivileged", .type = KEY_BOOL, .opt = "--unprivileged" },
 };
@@ -93,8 +98,8 @@ static int scan_err(struct config_scan *cs, int line, const char *fmt, ...)
 	size_t n;
 	va_list ap;
 
-	n = line ? snprintf(cs->err, cs->err_len, "%s:%d: ", cs->path, line)
-		 : snprintf(cs->err, cs->err_len, "%s: ", cs->path);
+	n = line ? snprintf(cs->err, cs->err_len, "%s:%d: ", cs->path, line) :
+		   snprintf(cs->err, cs->err_len, "%s: ", cs->path);
 	if (n >= cs->err_len)
 		return -EINVAL;
 	va_start(ap, fmt);
@@ -134,8 +139,8 @@ static int scan_section(struct config_scan *cs, char *s, int line)
 	*end = '\0';
 	s = trim(s + 1);
 	if (strcasecmp(s, CONFIG_SECTION))
-		return scan_err(cs, line, "unknown section [%s] (the only section is [%s])",
-				s, CONFIG_SECTION);
+		return scan_err(cs, line, "unknown section [%s] (the only section is [%s])", s,
+				CONFIG_SECTION);
 	if (cs->section_line)
 		return scan_err(cs, line, "section [%s] given twice (first on line %d)",
 				CONFIG_SECTION, cs->section_line);
@@ -150,8 +155,7 @@ static void list_keys(char *buf, size_t len)
 
 	buf[0] = '\0';
 	for (i = 0; i < NR_KEYS && n < len; i++)
-		n += snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
-			      config_keys[i].name);
+		n += snprintf(buf + n, len - n, "%s%s", i ? ", " : "", config_keys[i].name);
 }
 
 static int scan_key(struct config_scan *cs, char *s, int line)
@@ -166,17 +170,17 @@ static int scan_key(struct config_scan *cs, char *s, int line)
 	if (!*s)
 		return scan_err(cs, line, "a value without a key");
 	if (!cs->section_line)
-		return scan_err(cs, line, "key '%s' outside a section (put it under [%s])",
-				s, CONFIG_SECTION);
+		return scan_err(cs, line, "key '%s' outside a section (put it under [%s])", s,
+				CONFIG_SECTION);
 	k = find_key(s);
 	if (k < 0) {
 		list_keys(known, sizeof(known));
-		return scan_err(cs, line, "[%s] %s: unknown key (known keys: %s)",
-				CONFIG_SECTION, s, known);
+		return scan_err(cs, line, "[%s] %s: unknown key (known keys: %s)", CONFIG_SECTION,
+				s, known);
 	}
 	if (cs->key_line[k])
-		return scan_err(cs, line, "[%s] %s: given twice (first on line %d)",
-				CONFIG_SECTION, config_keys[k].name, cs->key_line[k]);
+		return scan_err(cs, line, "[%s] %s: given twice (first on line %d)", CONFIG_SECTION,
+				config_keys[k].name, cs->key_line[k]);
 	cs->key_line[k] = line;
 	return 0;
 }
@@ -227,11 +231,10 @@ static int scan_file(struct config_scan *cs)
 
 /* ---- values --------------------------------------------------------- */
 
-static int key_err(struct config_scan *cs, int k, const char *val,
-		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int key_err(struct config_scan *cs, int k, const char *val, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static int key_err(struct config_scan *cs, int k, const char *val,
-		   const char *fmt, ...)
+static int key_err(struct config_scan *cs, int k, const char *val, const char *fmt, ...)
 {
 	char why[256];
 	va_list ap;
@@ -262,16 +265,14 @@ static int parse_bool_word(const char *s, bool *out)
 	return -EINVAL;
 }
 
-static int conv_target(struct config_scan *cs, int k, const char *val,
-		       struct strvec *args)
+static int conv_target(struct config_scan *cs, int k, const char *val, struct strvec *args)
 {
 	if (!ublk_find_tgt(val))
 		return key_err(cs, k, val, "unknown target (known: null, loop)");
 	return strvec_pushf(args, "%s=%s", config_keys[k].opt, val);
 }
 
-static int conv_path(struct config_scan *cs, int k, const char *val,
-		     struct strvec *args)
+static int conv_path(struct config_scan *cs, int k, const char *val, struct strvec *args)
 {
 	struct stat st;
 
@@ -285,8 +286,7 @@ static int conv_path(struct config_scan *cs, int k, const char *val,
 	return strvec_pushf(args, "%s=%s", config_keys[k].opt, val);
 }
 
-static int conv_number(struct config_scan *cs, int k, const char *val,
-		       struct strvec *args)
+static int conv_number(struct config_scan *cs, int k, const char *val, struct strvec *args)
 {
 	const struct config_key *key = &config_keys[k];
 	unsigned long long v;
@@ -298,8 +298,7 @@ static int conv_number(struct config_scan *cs, int k, const char *val,
 		ret = parse_uint(val, ~0ULL, &v);
 	if (ret)
 		return key_err(cs, k, val, "not a %s",
-			       key->type == KEY_SIZE ? "size (bytes, K/M/G/T suffix)"
-						     : "number");
+			       key->type == KEY_SIZE ? "size (bytes, K/M/G/T suffix)" : "number");
 	if (v < key->min || v > key->max)
 		return key_err(cs, k, val, "must be %llu to %llu", key->min, key->max);
 	if (key->type == KEY_SIZE && v % key->min)
@@ -307,8 +306,7 @@ static int conv_number(struct config_scan *cs, int k, const char *val,
 	return strvec_pushf(args, "%s=%llu", key->opt, v);
 }
 
-static int conv_bool(struct config_scan *cs, int k, const char *val,
-		     struct strvec *args)
+static int conv_bool(struct config_scan *cs, int k, const char *val, struct strvec *args)
 {
 	bool b;
 
@@ -317,8 +315,7 @@ static int conv_bool(struct config_scan *cs, int k, const char *val,
 	return b ? strvec_push(args, config_keys[k].opt) : 0;
 }
 
-static int conv_word(struct config_scan *cs, int k, const char *val,
-		     struct strvec *args)
+static int conv_word(struct config_scan *cs, int k, const char *val, struct strvec *args)
 {
 	const struct config_key *key = &config_keys[k];
 	char allowed[128];
@@ -339,8 +336,7 @@ static int conv_word(struct config_scan *cs, int k, const char *val,
 	return key_err(cs, k, val, "must be one of %s", allowed);
 }
 
-static int conv_key(struct config_scan *cs, int k, const char *val,
-		    struct strvec *args)
+static int conv_key(struct config_scan *cs, int k, const char *val, struct strvec *args)
 {
 	switch (config_keys[k].type) {
 	case KEY_TARGET:
@@ -372,9 +368,10 @@ static int check_target_keys(struct config_scan *cs, const char *target)
 					CONFIG_SECTION, config_keys[k].name, target, only);
 	}
 	if (!strcmp(target, "loop") && !cs->key_line[find_key("file")])
-		return scan_err(cs, cs->section_line,
-				"[%s]: missing required key 'file' (the loop target's backing file)",
-				CONFIG_SECTION);
+		return scan_err(
+			cs, cs->section_line,
+			"[%s]: missing required key 'file' (the loop target's backing file)",
+			CONFIG_SECTION);
 	return 0;
 }
 
@@ -397,8 +394,8 @@ static int convert(struct config_scan *cs, dictionary *d, struct config *cfg)
 		snprintf(entry, sizeof(entry), "%s:%s", CONFIG_SECTION, config_keys[k].name);
 		val = iniparser_getstring(d, entry, NULL);
 		if (!val || !*val)
-			return scan_err(cs, cs->key_line[k], "[%s] %s: empty value",
-					CONFIG_SECTION, config_keys[k].name);
+			return scan_err(cs, cs->key_line[k], "[%s] %s: empty value", CONFIG_SECTION,
+					config_keys[k].name);
 		ret = conv_key(cs, k, val, &cfg->args);
 		if (ret)
 			return ret;

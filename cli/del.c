@@ -115,19 +115,19 @@ int del_one(struct ublk_ctrl *ctrl, __u32 dev_id, bool keep_recoverable)
 		return 1;
 	}
 	if (keep_recoverable && awaits_recovery(&info)) {
-		fprintf(stderr, "ublk del: device %u has user recovery and no daemon: kept for 'ublk recover'\n",
+		fprintf(stderr,
+			"ublk del: device %u has user recovery and no daemon: kept for 'ublk recover'\n",
 			dev_id);
 		return 0;
 	}
 	pid = info.ublksrv_pid;
 	ret = ublk_ctrl_stop_dev(ctrl, dev_id);
 	if (ret < 0 && ret != -ENODEV)
-		fprintf(stderr, "ublk del: device %u: STOP_DEV: %s\n", dev_id,
-			strerror(-ret));
+		fprintf(stderr, "ublk del: device %u: STOP_DEV: %s\n", dev_id, strerror(-ret));
 
 	if (pid > 0 && pid_serves(pid, dev_id) && !wait_exit(pid, DEL_WAIT_MS)) {
-		fprintf(stderr, "ublk del: device %u: daemon %d did not exit, killing it\n",
-			dev_id, pid);
+		fprintf(stderr, "ublk del: device %u: daemon %d did not exit, killing it\n", dev_id,
+			pid);
 		kill(pid, SIGKILL);
 		wait_exit(pid, KILL_WAIT_MS);
 	}
@@ -136,8 +136,7 @@ int del_one(struct ublk_ctrl *ctrl, __u32 dev_id, bool keep_recoverable)
 	if (ret == -ENOENT && gone_soon(ctrl, dev_id))
 		ret = -ENODEV;
 	if (ret < 0 && ret != -ENODEV) {
-		fprintf(stderr, "ublk del: device %u: DEL_DEV: %s\n", dev_id,
-			strerror(-ret));
+		fprintf(stderr, "ublk del: device %u: DEL_DEV: %s\n", dev_id, strerror(-ret));
 		return 1;
 	}
 	ublk_state_remove(dev_id);
@@ -168,7 +167,8 @@ static long long config_dev_id(const char *file)
 	id = cfg.dev_id;
 	config_free(&cfg);
 	if (id < 0)
-		fprintf(stderr, "ublk del: %s: [device] has no id key: which device to delete is unknown\n",
+		fprintf(stderr,
+			"ublk del: %s: [device] has no id key: which device to delete is unknown\n",
 			file);
 	return id;
 }

@@ -17,8 +17,9 @@ static void print_bpf(__u64 features)
 	else
 		printf("bpf fast path: yes (io_uring_bpf_ops, zero copy)\n");
 	printf("bpf seed struct_ops ublk_bpf_ops: %s\n",
-	       ublk_bpf_seed_ops_available() ? "present in the kernel's BTF (not used: no backend for it yet)" :
-						 "no");
+	       ublk_bpf_seed_ops_available() ?
+		       "present in the kernel's BTF (not used: no backend for it yet)" :
+		       "no");
 }
 
 int cmd_features(int argc, char **argv)

@@ -96,8 +96,8 @@ static void print_queue_stats(const char *state, int q)
 	if (bpf >= 0)
 		printf("\t\tio: bpf %lld redirected %lld retried %lld split %lld daemon %lld\n",
 		       bpf, get_count(state, q, "bpf.nr_redirect"),
-		       get_count(state, q, "bpf.nr_retry"),
-		       get_count(state, q, "bpf.nr_split"), daemon);
+		       get_count(state, q, "bpf.nr_retry"), get_count(state, q, "bpf.nr_split"),
+		       daemon);
 	else if (daemon >= 0)
 		printf("\t\tio: daemon %lld\n", daemon);
 }
@@ -133,8 +133,8 @@ static void print_state(const char *state)
 		printf("\ttarget %.*s\n", (int)len, raw);
 }
 
-static int get_dev(struct ublk_ctrl *ctrl, __u32 dev_id,
-		   struct ublksrv_ctrl_dev_info *info, struct ublk_params *p)
+static int get_dev(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublksrv_ctrl_dev_info *info,
+		   struct ublk_params *p)
 {
 	int ret = ublk_ctrl_get_info(ctrl, dev_id, info);
 
@@ -157,16 +157,15 @@ int list_print_dev(struct ublk_ctrl *ctrl, __u32 dev_id, bool verbose)
 	if (ret < 0)
 		return ret;
 	printf("dev id %u: nr_hw_queues %u queue_depth %u block size %u dev_capacity %llu\n",
-	       info.dev_id, info.nr_hw_queues, info.queue_depth,
-	       1U << p.basic.logical_bs_shift,
+	       info.dev_id, info.nr_hw_queues, info.queue_depth, 1U << p.basic.logical_bs_shift,
 	       (unsigned long long)p.basic.dev_sectors);
-	printf("\tmax rq size %u daemon pid %d state %s\n", info.max_io_buf_bytes,
-	       info.ublksrv_pid, ublk_state_name(info.state));
+	printf("\tmax rq size %u daemon pid %d state %s\n", info.max_io_buf_bytes, info.ublksrv_pid,
+	       ublk_state_name(info.state));
 	print_flags(info.flags);
 	if (verbose && (p.types & UBLK_PARAM_TYPE_DEVT))
-		printf("\tublkc: %u:%u ublkb: %u:%u owner: %u:%u\n",
-		       p.devt.char_major, p.devt.char_minor, p.devt.disk_major,
-		       p.devt.disk_minor, info.owner_uid, info.owner_gid);
+		printf("\tublkc: %u:%u ublkb: %u:%u owner: %u:%u\n", p.devt.char_major,
+		       p.devt.char_minor, p.devt.disk_major, p.devt.disk_minor, info.owner_uid,
+		       info.owner_gid);
 	state = ublk_state_read(dev_id);
 	if (state) {
 		print_state(state);

@@ -25,8 +25,8 @@ static int chown_node(unsigned long long id, const char *name,
 	snprintf(want_c, sizeof(want_c), "ublkc%llu", id);
 	snprintf(want_b, sizeof(want_b), "ublkb%llu", id);
 	if (strcmp(name, want_c) && strcmp(name, want_b)) {
-		fprintf(stderr, "ublk owner: --chown: '%s' is not %s or %s\n", name,
-			want_c, want_b);
+		fprintf(stderr, "ublk owner: --chown: '%s' is not %s or %s\n", name, want_c,
+			want_b);
 		return 1;
 	}
 	snprintf(path, sizeof(path), "/dev/%s", name);
@@ -68,7 +68,8 @@ int cmd_owner(int argc, char **argv)
 			break;
 		case 'n':
 			if (parse_uint(optarg, (1 << 20) - 1, &id)) {
-				fprintf(stderr, "ublk owner: -n: '%s' is not a device id\n", optarg);
+				fprintf(stderr, "ublk owner: -n: '%s' is not a device id\n",
+					optarg);
 				return 1;
 			}
 			one = true;

@@ -75,9 +75,8 @@ enum {
 	OPT_UNPRIVILEGED,
 };
 
-#define RECOVERY_FLAGS                                                           \
-	(UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE |                   \
-	 UBLK_F_USER_RECOVERY_FAIL_IO)
+#define RECOVERY_FLAGS \
+	(UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE | UBLK_F_USER_RECOVERY_FAIL_IO)
 
 static const struct {
 	const char *name;
@@ -115,8 +114,7 @@ const char *recovery_name(__u64 flags)
 /* --bpf[=on|off|auto], bpf= in a config file; a bare --bpf means on */
 int parse_bpf(const char *s, enum ublk_bpf_mode *out)
 {
-	static const enum ublk_bpf_mode modes[] = { UBLK_BPF_OFF, UBLK_BPF_ON,
-						    UBLK_BPF_AUTO };
+	static const enum ublk_bpf_mode modes[] = { UBLK_BPF_OFF, UBLK_BPF_ON, UBLK_BPF_AUTO };
 	unsigned int i;
 
 	if (!s) {
@@ -159,8 +157,7 @@ static const struct option add_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int set_mode(struct add_args *a, enum ublk_data_mode mode, char *err,
-		    size_t err_len)
+static int set_mode(struct add_args *a, enum ublk_data_mode mode, char *err, size_t err_len)
 {
 	if (a->opts.data_mode != UBLK_DATA_COPY && a->opts.data_mode != mode) {
 		snprintf(err, err_len, "-u (user copy) and -z (zero copy) exclude each other");
@@ -170,9 +167,8 @@ static int set_mode(struct add_args *a, enum ublk_data_mode mode, char *err,
 	return 0;
 }
 
-static int parse_num_opt(const char *name, const char *arg,
-			 unsigned long long max, unsigned long long *out,
-			 char *err, size_t err_len)
+static int parse_num_opt(const char *name, const char *arg, unsigned long long max,
+			 unsigned long long *out, char *err, size_t err_len)
 {
 	int ret = parse_uint(arg, max, out);
 
@@ -186,8 +182,8 @@ static int parse_num_opt(const char *name, const char *arg,
  * ublksrv's -r 1 / -i 1 / -e 1 (each 0 or 1) and --recovery=MODE, in the
  * order given: the last word about each flag wins.
  */
-static int set_recovery_bit(const char *name, const char *arg, __u64 bit,
-			    __u64 *flags, char *err, size_t err_len)
+static int set_recovery_bit(const char *name, const char *arg, __u64 bit, __u64 *flags, char *err,
+			    size_t err_len)
 {
 	unsigned long long v;
 
@@ -209,8 +205,7 @@ static int check_recovery(__u64 flags, char *err, size_t err_len)
 		snprintf(err, err_len, "-i 1 and -e 1 need user recovery (-r 1)");
 		return -EINVAL;
 	}
-	if ((flags & UBLK_F_USER_RECOVERY_REISSUE) &&
-	    (flags & UBLK_F_USER_RECOVERY_FAIL_IO)) {
+	if ((flags & UBLK_F_USER_RECOVERY_REISSUE) && (flags & UBLK_F_USER_RECOVERY_FAIL_IO)) {
 		snprintf(err, err_len, "-i 1 (reissue) and -e 1 (fail I/O) exclude each other");
 		return -EINVAL;
 	}
@@ -238,7 +233,9 @@ static int check_bpf_args(struct add_args *a, char *err, size_t err_len)
 	}
 	/* BPF needs CAP_BPF and zero copy, an unprivileged device has neither */
 	if ((o->extra_flags & UBLK_F_UNPRIVILEGED_DEV) && o->bpf == UBLK_BPF_ON) {
-		snprintf(err, err_len, "--unprivileged excludes --bpf (the BPF path needs CAP_BPF and zero copy)");
+		snprintf(
+			err, err_len,
+			"--unprivileged excludes --bpf (the BPF path needs CAP_BPF and zero copy)");
 		return -EINVAL;
 	}
 	if (o->extra_flags & UBLK_F_UNPRIVILEGED_DEV)
@@ -246,8 +243,7 @@ static int check_bpf_args(struct add_args *a, char *err, size_t err_len)
 	return 0;
 }
 
-static int parse_add_opt(int opt, struct add_args *a, __u64 *rec, char *err,
-			 size_t err_len)
+static int parse_add_opt(int opt, struct add_args *a, __u64 *rec, char *err, size_t err_len)
 {
 	unsigned long long v = 0;
 	int ret = 0;
@@ -287,7 +283,8 @@ static int parse_add_opt(int opt, struct add_args *a, __u64 *rec, char *err,
 		ret = parse_size(optarg, &v);
 		if (ret || v > (1U << 25))
 			snprintf(err, err_len, "--max_io_size: '%s' is not a size up to 32M",
-				 optarg), ret = -EINVAL;
+				 optarg),
+				ret = -EINVAL;
 		a->opts.max_io_bytes = v;
 		break;
 	case OPT_BUFFERED_IO:
@@ -297,16 +294,15 @@ static int parse_add_opt(int opt, struct add_args *a, __u64 *rec, char *err,
 		a->foreground = true;
 		break;
 	case 'r':
-		ret = set_recovery_bit("-r", optarg, UBLK_F_USER_RECOVERY, rec,
-				       err, err_len);
+		ret = set_recovery_bit("-r", optarg, UBLK_F_USER_RECOVERY, rec, err, err_len);
 		break;
 	case 'i':
-		ret = set_recovery_bit("-i", optarg, UBLK_F_USER_RECOVERY_REISSUE,
-				       rec, err, err_len);
+		ret = set_recovery_bit("-i", optarg, UBLK_F_USER_RECOVERY_REISSUE, rec, err,
+				       err_len);
 		break;
 	case 'e':
-		ret = set_recovery_bit("-e", optarg, UBLK_F_USER_RECOVERY_FAIL_IO,
-				       rec, err, err_len);
+		ret = set_recovery_bit("-e", optarg, UBLK_F_USER_RECOVERY_FAIL_IO, rec, err,
+				       err_len);
 		break;
 	case OPT_RECOVERY:
 		ret = parse_recovery(optarg, rec);
@@ -318,19 +314,17 @@ static int parse_add_opt(int opt, struct add_args *a, __u64 *rec, char *err,
 	case OPT_BPF:
 		ret = parse_bpf(optarg, &a->opts.bpf);
 		if (ret)
-			snprintf(err, err_len, "--bpf: '%s' is not on, off or auto",
-				 optarg);
+			snprintf(err, err_len, "--bpf: '%s' is not on, off or auto", optarg);
 		break;
 	case OPT_BPF_REDIRECT:
-		ret = parse_num_opt("--bpf_redirect", optarg, 1U << 30, &v, err,
-				    err_len);
+		ret = parse_num_opt("--bpf_redirect", optarg, 1U << 30, &v, err, err_len);
 		a->opts.bpf_redirect_every = v;
 		break;
 	case OPT_BPF_SPLIT:
 		ret = parse_size(optarg, &v);
 		if (ret || v > (1U << 25))
-			snprintf(err, err_len, "--bpf_split: '%s' is not a size up to 32M",
-				 optarg), ret = -EINVAL;
+			snprintf(err, err_len, "--bpf_split: '%s' is not a size up to 32M", optarg),
+				ret = -EINVAL;
 		a->opts.bpf_split_bytes = v;
 		break;
 	case OPT_BPF_EAGAIN:
@@ -343,8 +337,7 @@ static int parse_add_opt(int opt, struct add_args *a, __u64 *rec, char *err,
 	return ret;
 }
 
-int parse_add_args(int argc, char **argv, struct add_args *a, char *err,
-		   size_t err_len)
+int parse_add_args(int argc, char **argv, struct add_args *a, char *err, size_t err_len)
 {
 	__u64 rec = 0;
 	int opt, ret = 0;
@@ -355,8 +348,8 @@ int parse_add_args(int argc, char **argv, struct add_args *a, char *err,
 		err[0] = '\0';
 	optind = 0; /* GNU: full re-initialisation, so tests can call us again */
 	opterr = 0;
-	while (!ret && (opt = getopt_long(argc, argv, ":t:n:q:d:f:uzr:i:e:h",
-					  add_options, NULL)) != -1) {
+	while (!ret &&
+	       (opt = getopt_long(argc, argv, ":t:n:q:d:f:uzr:i:e:h", add_options, NULL)) != -1) {
 		if (opt == 'h')
 			return 1;
 		if (opt == ':') {
@@ -388,7 +381,9 @@ int parse_add_args(int argc, char **argv, struct add_args *a, char *err,
 		return ret;
 	if ((a->opts.extra_flags & UBLK_F_UNPRIVILEGED_DEV) &&
 	    a->opts.data_mode != UBLK_DATA_COPY) {
-		snprintf(err, err_len, "--unprivileged excludes -u and -z (the kernel refuses them for unprivileged devices)");
+		snprintf(
+			err, err_len,
+			"--unprivileged excludes -u and -z (the kernel refuses them for unprivileged devices)");
 		return -EINVAL;
 	}
 	a->opts.extra_flags |= rec;

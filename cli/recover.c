@@ -17,7 +17,7 @@
 #include "json.h"
 
 #define RECOVER_MAX_ARGS 256
-#define RECOVER_MAX_ARG	 (PATH_MAX + 64)
+#define RECOVER_MAX_ARG (PATH_MAX + 64)
 
 static int state_err(char *err, size_t len, __u32 dev_id, const char *why)
 {
@@ -25,8 +25,8 @@ static int state_err(char *err, size_t len, __u32 dev_id, const char *why)
 	return -EINVAL;
 }
 
-static int copy_args(const char *state, __u32 dev_id, struct strvec *args,
-		     char *err, size_t err_len)
+static int copy_args(const char *state, __u32 dev_id, struct strvec *args, char *err,
+		     size_t err_len)
 {
 	char path[32], *buf;
 	int n, i, ret = 0;
@@ -63,8 +63,7 @@ int recover_state_args(__u32 dev_id, struct strvec *args, char *err, size_t err_
 	state = ublk_state_read(dev_id);
 	if (!state && errno == ENOENT) {
 		snprintf(why, sizeof(why),
-			 "missing: the options device %u was created with are unknown",
-			 dev_id);
+			 "missing: the options device %u was created with are unknown", dev_id);
 		return state_err(err, err_len, dev_id, why);
 	}
 	if (!state) {
@@ -103,7 +102,8 @@ static int check_kernel_state(__u32 dev_id)
 		return ret;
 	}
 	if (!(info.flags & UBLK_F_USER_RECOVERY)) {
-		fprintf(stderr, "ublk recover: device %u was created without user recovery (ublk add -r 1 or --recovery): it is %s and can only be deleted (ublk del -n %u)\n",
+		fprintf(stderr,
+			"ublk recover: device %u was created without user recovery (ublk add -r 1 or --recovery): it is %s and can only be deleted (ublk del -n %u)\n",
 			dev_id, ublk_state_name(info.state), dev_id);
 		return -EINVAL;
 	}

@@ -48,8 +48,8 @@ static enum start_mode start_mode(__u32 id)
 		   (info.state == UBLK_S_DEV_QUIESCED || info.state == UBLK_S_DEV_FAIL_IO)) {
 		mode = START_RECOVER;
 	} else {
-		fprintf(stderr, "ublk start: device %u is %s without recovery: deleting it\n",
-			id, ublk_state_name(info.state));
+		fprintf(stderr, "ublk start: device %u is %s without recovery: deleting it\n", id,
+			ublk_state_name(info.state));
 		if (del_one(&ctrl, id, false))
 			mode = START_FAIL;
 	}
@@ -59,8 +59,7 @@ out:
 }
 
 /* "start" + the options to serve with: the state file's when recovering */
-static int start_args(const struct config *cfg, enum start_mode mode,
-		      struct strvec *args)
+static int start_args(const struct config *cfg, enum start_mode mode, struct strvec *args)
 {
 	char err[512];
 	int i, ret = 0;
@@ -68,8 +67,7 @@ static int start_args(const struct config *cfg, enum start_mode mode,
 	if (mode == START_RECOVER) {
 		if (!recover_state_args(cfg->dev_id, args, err, sizeof(err)))
 			return 0;
-		fprintf(stderr, "ublk start: %s; recovering with the config file's options\n",
-			err);
+		fprintf(stderr, "ublk start: %s; recovering with the config file's options\n", err);
 		strvec_free(args);
 	}
 	ret = strvec_push(args, "start");
@@ -150,7 +148,8 @@ int cmd_start(int argc, char **argv)
 		return 1;
 	}
 	if (cfg.dev_id < 0) {
-		fprintf(stderr, "ublk start: %s: [device] needs an id key: a service must find its device again after a crash\n",
+		fprintf(stderr,
+			"ublk start: %s: [device] needs an id key: a service must find its device again after a crash\n",
 			file);
 		config_free(&cfg);
 		return 1;

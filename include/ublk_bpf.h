@@ -43,7 +43,7 @@
 
 /* What a target's BPF handler returns: disposition in the top 4 bits. */
 enum ublk_bpf_disposition {
-	UBLK_BPF_IO_QUEUED = 0,	  /* the (rest of the) request is queued */
+	UBLK_BPF_IO_QUEUED = 0, /* the (rest of the) request is queued */
 	UBLK_BPF_IO_REDIRECT = 1, /* the daemon handles the whole request */
 	UBLK_BPF_IO_CONTINUE = 2, /* n bytes queued, call again at offset + n */
 };
@@ -70,9 +70,9 @@ static inline __u32 ublk_bpf_bytes(__u64 ret)
  * 24-39; bit 63 marks target I/O, bit 62 the daemon's stop event, bit 61 I/O
  * that BPF queued (its CQEs go back to BPF, all others to the daemon).
  */
-#define UBLK_UD_TGT  (1ULL << 63)
+#define UBLK_UD_TGT (1ULL << 63)
 #define UBLK_UD_STOP (1ULL << 62)
-#define UBLK_UD_BPF  (1ULL << 61)
+#define UBLK_UD_BPF (1ULL << 61)
 /* op of the NOP by which the daemon hands a request back to BPF (-EAGAIN) */
 #define UBLK_UD_OP_RETRY 0xfe
 
@@ -80,62 +80,62 @@ static inline __u32 ublk_bpf_bytes(__u64 ret)
 enum ublk_bpf_stop {
 	UBLK_BPF_STOP_NONE = 0,
 	UBLK_BPF_STOP_REDIRECT, /* the CQE at the head is the daemon's */
-	UBLK_BPF_STOP_EXIT,	/* every tag aborted, or drained: the queue is done */
-	UBLK_BPF_STOP_ERROR,	/* the program cannot go on (see error) */
+	UBLK_BPF_STOP_EXIT, /* every tag aborted, or drained: the queue is done */
+	UBLK_BPF_STOP_ERROR, /* the program cannot go on (see error) */
 };
 
 /* Why a new request went to the daemon. */
 enum ublk_bpf_redirect {
 	UBLK_BPF_REDIR_NONE = 0,
 	UBLK_BPF_REDIR_TARGET, /* the target's handler chose to */
-	UBLK_BPF_REDIR_DEBUG,  /* the every-Nth debug knob */
+	UBLK_BPF_REDIR_DEBUG, /* the every-Nth debug knob */
 };
 
-#define UBLK_BPF_MAX_DEPTH	4096 /* UBLK_MAX_QUEUE_DEPTH */
-#define UBLK_BPF_MAX_PIECES	128  /* handler calls (CONTINUEs) per request */
+#define UBLK_BPF_MAX_DEPTH 4096 /* UBLK_MAX_QUEUE_DEPTH */
+#define UBLK_BPF_MAX_PIECES 128 /* handler calls (CONTINUEs) per request */
 
 /* Set by the daemon before the program is loaded (.rodata). */
 struct ublk_bpf_cfg {
-	__u64 iods;	      /* user address of this queue's descriptors */
+	__u64 iods; /* user address of this queue's descriptors */
 	__u64 cq_region_size; /* io_rings, up to the end of the CQE array */
 	__u64 sq_region_size; /* the SQE array */
-	__u32 cq_head_off;    /* io_uring_params.cq_off.head; tail follows */
+	__u32 cq_head_off; /* io_uring_params.cq_off.head; tail follows */
 	__u32 cqes_off;
 	__u32 cq_entries;
 	__u32 sq_entries;
 	__u16 q_id;
 	__u16 depth;
 	__u32 redirect_every; /* debug: every Nth request to the daemon */
-	__u32 split_bytes;    /* debug: CONTINUE at multiples of this */
-	__u32 tgt_fd;	      /* fixed-file index of the backing file */
+	__u32 split_bytes; /* debug: CONTINUE at multiples of this */
+	__u32 tgt_fd; /* fixed-file index of the backing file */
 	__u32 tgt_flags;
 };
 
 /* Per-tag state of a request BPF owns. */
 struct ublk_bpf_tag {
-	__s32 res;	  /* bytes done, or the first error */
-	__u16 pending;	  /* backing I/O in flight */
-	__u8 queued;	  /* handler said QUEUED: commit once pending is 0 */
-	__u8 retry;	  /* handed back by the daemon */
+	__s32 res; /* bytes done, or the first error */
+	__u16 pending; /* backing I/O in flight */
+	__u8 queued; /* handler said QUEUED: commit once pending is 0 */
+	__u8 retry; /* handed back by the daemon */
 };
 
 /* Shared between the program and the daemon (.bss, mmapped). */
 struct ublk_bpf_shared {
 	/* daemon -> program */
 	__u32 user_sqes;
-	__u32 draining;	       /* finish what is in flight, start nothing new */
+	__u32 draining; /* finish what is in flight, start nothing new */
 	__u32 daemon_inflight; /* requests the daemon's target holds */
 	/* program -> daemon */
 	__u32 stop_reason;
 	__u32 redirect_reason;
 	__s32 error;
 	/* statistics, per queue */
-	__u64 nr_bpf;	   /* requests committed by BPF */
+	__u64 nr_bpf; /* requests committed by BPF */
 	__u64 nr_redirect; /* requests handed to the daemon */
-	__u64 nr_retry;	   /* requests handed back with -EAGAIN */
-	__u64 nr_split;	   /* CONTINUE returns */
-	__u64 nr_steps;	   /* loop_step runs */
-	__u32 nr_aborted;  /* tags whose FETCH was aborted */
+	__u64 nr_retry; /* requests handed back with -EAGAIN */
+	__u64 nr_split; /* CONTINUE returns */
+	__u64 nr_steps; /* loop_step runs */
+	__u32 nr_aborted; /* tags whose FETCH was aborted */
 	__u32 nr_inflight; /* requests BPF started and has not committed */
 	struct ublk_bpf_tag tags[UBLK_BPF_MAX_DEPTH];
 };

@@ -23,15 +23,15 @@
 
 #define UBLKSRV_VERSION "0.1.0"
 
-#define UBLK_CTRL_DEV	  "/dev/ublk-control"
-#define UBLK_CDEV_PREFIX  "/dev/ublkc"
-#define UBLK_BDEV_PREFIX  "/dev/ublkb"
-#define UBLK_RUN_DIR	  "/run/ublksrvd"
-#define UBLK_MAX_QUEUES	  32
-#define UBLK_DEF_QUEUES	  1
-#define UBLK_DEF_DEPTH	  128
+#define UBLK_CTRL_DEV "/dev/ublk-control"
+#define UBLK_CDEV_PREFIX "/dev/ublkc"
+#define UBLK_BDEV_PREFIX "/dev/ublkb"
+#define UBLK_RUN_DIR "/run/ublksrvd"
+#define UBLK_MAX_QUEUES 32
+#define UBLK_DEF_QUEUES 1
+#define UBLK_DEF_DEPTH 128
 #define UBLK_DEF_IO_BYTES (512U << 10)
-#define UBLK_MAX_TGT_FDS  4
+#define UBLK_MAX_TGT_FDS 4
 
 /* ---- control device ---------------------------------------------------- */
 
@@ -54,19 +54,14 @@ int ublk_ctrl_get_features(struct ublk_ctrl *ctrl, __u64 *features);
 /* info->dev_id: wanted id, or -1U for any; updated with the kernel's view. */
 int ublk_ctrl_add_dev(struct ublk_ctrl *ctrl, struct ublksrv_ctrl_dev_info *info);
 int ublk_ctrl_del_dev(struct ublk_ctrl *ctrl, __u32 dev_id);
-int ublk_ctrl_get_info(struct ublk_ctrl *ctrl, __u32 dev_id,
-		       struct ublksrv_ctrl_dev_info *info);
-int ublk_ctrl_set_params(struct ublk_ctrl *ctrl, __u32 dev_id,
-			 const struct ublk_params *params);
-int ublk_ctrl_get_params(struct ublk_ctrl *ctrl, __u32 dev_id,
-			 struct ublk_params *params);
+int ublk_ctrl_get_info(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublksrv_ctrl_dev_info *info);
+int ublk_ctrl_set_params(struct ublk_ctrl *ctrl, __u32 dev_id, const struct ublk_params *params);
+int ublk_ctrl_get_params(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublk_params *params);
 int ublk_ctrl_start_dev(struct ublk_ctrl *ctrl, __u32 dev_id, pid_t daemon_pid);
 int ublk_ctrl_stop_dev(struct ublk_ctrl *ctrl, __u32 dev_id);
-int ublk_ctrl_get_affinity(struct ublk_ctrl *ctrl, __u32 dev_id, __u16 q_id,
-			   cpu_set_t *set);
+int ublk_ctrl_get_affinity(struct ublk_ctrl *ctrl, __u32 dev_id, __u16 q_id, cpu_set_t *set);
 int ublk_ctrl_start_recovery(struct ublk_ctrl *ctrl, __u32 dev_id);
-int ublk_ctrl_end_recovery(struct ublk_ctrl *ctrl, __u32 dev_id,
-			   pid_t daemon_pid);
+int ublk_ctrl_end_recovery(struct ublk_ctrl *ctrl, __u32 dev_id, pid_t daemon_pid);
 
 const char *ublk_state_name(unsigned int state);
 /* Name of UBLK_F_* bit @bit, or NULL if this build does not know it. */
@@ -76,9 +71,9 @@ const char *ublk_feature_name(unsigned int bit);
 
 /* How request data moves between the block layer and the backing I/O. */
 enum ublk_data_mode {
-	UBLK_DATA_COPY,	     /* kernel copies to/from a per-tag buffer */
+	UBLK_DATA_COPY, /* kernel copies to/from a per-tag buffer */
 	UBLK_DATA_USER_COPY, /* daemon copies with read/write on /dev/ublkcN */
-	UBLK_DATA_AUTO_ZC,   /* request pages auto-registered as fixed buffer */
+	UBLK_DATA_AUTO_ZC, /* request pages auto-registered as fixed buffer */
 };
 
 const char *ublk_data_mode_name(enum ublk_data_mode mode);
@@ -86,7 +81,7 @@ const char *ublk_data_mode_name(enum ublk_data_mode mode);
 /* Whether requests are served by a BPF program in the kernel (--bpf). */
 enum ublk_bpf_mode {
 	UBLK_BPF_OFF,
-	UBLK_BPF_ON,   /* fail if the fast path is not available */
+	UBLK_BPF_ON, /* fail if the fast path is not available */
 	UBLK_BPF_AUTO, /* use it if available, else the userspace path */
 };
 
@@ -123,7 +118,7 @@ struct ublk_dev_opts {
 	/* BPF fast path */
 	enum ublk_bpf_mode bpf;
 	unsigned int bpf_redirect_every; /* debug: every Nth request to us */
-	unsigned int bpf_split_bytes;	 /* debug: split at this boundary */
+	unsigned int bpf_split_bytes; /* debug: split at this boundary */
 	bool bpf_eagain; /* debug: hand debug-redirected requests back */
 	/*
 	 * The options that created the device, stored verbatim in the state
@@ -150,11 +145,9 @@ struct ublk_tgt_ops {
 	 * completes the request later from io_done()), 0 if the target already
 	 * called ublk_complete_io(), or -errno to fail the request.
 	 */
-	int (*queue_io)(struct ublk_queue *q, int tag,
-			const struct ublksrv_io_desc *iod);
+	int (*queue_io)(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod);
 	/* A CQE of target I/O queued by queue_io(). */
-	void (*io_done)(struct ublk_queue *q, int tag,
-			const struct io_uring_cqe *cqe);
+	void (*io_done)(struct ublk_queue *q, int tag, const struct io_uring_cqe *cqe);
 	/* Append target fields to the state/list JSON object. */
 	void (*dump_json)(const struct ublk_dev *dev, struct json_writer *w);
 	/*
@@ -176,13 +169,13 @@ struct ublk_tgt {
 
 /* Per-tag state, owned by the queue thread. */
 struct ublk_io {
-	void *buf;		/* copy and user-copy modes */
-	int result;		/* accumulated by multi-SQE targets */
+	void *buf; /* copy and user-copy modes */
+	int result; /* accumulated by multi-SQE targets */
 	unsigned short pending; /* target SQEs in flight */
 	unsigned short flags;
 };
 
-#define UBLK_IO_FREE   (1U << 0) /* FETCH aborted: the tag is done */
+#define UBLK_IO_FREE (1U << 0) /* FETCH aborted: the tag is done */
 #define UBLK_IO_IN_TGT (1U << 1) /* between queue_io() and ublk_complete_io() */
 
 struct ublk_queue {
@@ -198,7 +191,7 @@ struct ublk_queue {
 	size_t bufs_len;
 	unsigned int cmd_inflight; /* FETCH/COMMIT commands pending */
 	unsigned int tgt_inflight; /* requests the target holds */
-	int stop_evfd;		   /* written to abort a queue not yet started */
+	int stop_evfd; /* written to abort a queue not yet started */
 	__u64 stop_buf;
 	bool stopping;
 	/* BPF fast path (lib/bpf.c), NULL on the userspace path */
@@ -230,7 +223,7 @@ struct ublk_dev {
 	int nr_queues_started;
 	struct ublk_queue *queues;
 	int ready_evfd; /* written by each queue thread once set up */
-	int exit_evfd;	/* written by each queue thread as it exits */
+	int exit_evfd; /* written by each queue thread as it exits */
 	__u64 stats_sum; /* of the queues' counters when the state was written */
 	/* destroy leaves the device to the kernel (QUIESCED) for recovery */
 	bool keep;
@@ -242,8 +235,7 @@ struct ublk_dev {
 };
 
 /* Record why setup failed; ublk_dev_create/start callers print it. */
-void ublk_dev_err(struct ublk_dev *dev, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void ublk_dev_err(struct ublk_dev *dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * Create the device: check kernel features, initialise the target, ADD_DEV
@@ -301,8 +293,8 @@ int ublk_state_remove(__u32 dev_id);
  * op and tgt_data freely.
  */
 
-static inline __u64 ublk_user_data(unsigned int tag, unsigned int op,
-				   unsigned int tgt_data, bool tgt)
+static inline __u64 ublk_user_data(unsigned int tag, unsigned int op, unsigned int tgt_data,
+				   bool tgt)
 {
 	return tag | (__u64)(op & 0xff) << 16 | (__u64)(tgt_data & 0xffff) << 24 |
 	       (tgt ? UBLK_UD_TGT : 0);
@@ -337,8 +329,7 @@ static inline int ublk_tgt_fixed_fd(int i)
 /* Offset of request @tag's data in the user-copy window of /dev/ublkcN. */
 static inline __u64 ublk_user_copy_pos(__u16 q_id, __u16 tag)
 {
-	return UBLKSRV_IO_BUF_OFFSET + ((__u64)q_id << UBLK_QID_OFF |
-					(__u64)tag << UBLK_TAG_OFF);
+	return UBLKSRV_IO_BUF_OFFSET + ((__u64)q_id << UBLK_QID_OFF | (__u64)tag << UBLK_TAG_OFF);
 }
 
 /* A free SQE, flushing the ring to the kernel if it is full. */

@@ -21,39 +21,39 @@ struct bpf_map;
 struct ublk_bpf_skel {
 	void *skel;
 	struct bpf_object *obj;
-	struct bpf_map *ops;		/* the io_uring_bpf_ops struct_ops map */
-	__u32 *ring_fd;			/* its ring_fd, set before load */
-	struct ublk_bpf_cfg *cfg;	/* .rodata, set before load */
+	struct bpf_map *ops; /* the io_uring_bpf_ops struct_ops map */
+	__u32 *ring_fd; /* its ring_fd, set before load */
+	struct ublk_bpf_cfg *cfg; /* .rodata, set before load */
 	struct ublk_bpf_shared *shared; /* .bss, shared with the program */
 	int (*load)(void *skel);
 	void (*destroy)(void *skel);
 };
 
 /* Defines NAME_bpf_open() for the skeleton of bpf/NAME.bpf.c. */
-#define UBLK_BPF_SKEL_OPEN(NAME)                                              \
-	static int NAME##_bpf_load_(void *p)                                  \
-	{                                                                     \
-		return NAME##_bpf__load(p);                                   \
-	}                                                                     \
-	static void NAME##_bpf_destroy_(void *p)                              \
-	{                                                                     \
-		NAME##_bpf__destroy(p);                                       \
-	}                                                                     \
-	static int NAME##_bpf_open(struct ublk_bpf_skel *s)                   \
-	{                                                                     \
-		struct NAME##_bpf *skel = NAME##_bpf__open();                 \
-                                                                              \
-		if (!skel)                                                    \
-			return -errno;                                        \
-		s->skel = skel;                                               \
-		s->obj = skel->obj;                                           \
-		s->ops = skel->maps.ublk_ops;                                 \
-		s->ring_fd = &skel->struct_ops.ublk_ops->ring_fd;             \
-		s->cfg = (struct ublk_bpf_cfg *)&skel->rodata->cfg;           \
-		s->shared = &skel->bss->shared;                               \
-		s->load = NAME##_bpf_load_;                                   \
-		s->destroy = NAME##_bpf_destroy_;                             \
-		return 0;                                                     \
+#define UBLK_BPF_SKEL_OPEN(NAME)                                    \
+	static int NAME##_bpf_load_(void *p)                        \
+	{                                                           \
+		return NAME##_bpf__load(p);                         \
+	}                                                           \
+	static void NAME##_bpf_destroy_(void *p)                    \
+	{                                                           \
+		NAME##_bpf__destroy(p);                             \
+	}                                                           \
+	static int NAME##_bpf_open(struct ublk_bpf_skel *s)         \
+	{                                                           \
+		struct NAME##_bpf *skel = NAME##_bpf__open();       \
+                                                                    \
+		if (!skel)                                          \
+			return -errno;                              \
+		s->skel = skel;                                     \
+		s->obj = skel->obj;                                 \
+		s->ops = skel->maps.ublk_ops;                       \
+		s->ring_fd = &skel->struct_ops.ublk_ops->ring_fd;   \
+		s->cfg = (struct ublk_bpf_cfg *)&skel->rodata->cfg; \
+		s->shared = &skel->bss->shared;                     \
+		s->load = NAME##_bpf_load_;                         \
+		s->destroy = NAME##_bpf_destroy_;                   \
+		return 0;                                           \
 	}
 
 #endif /* UBLKSRV_BPF_H */

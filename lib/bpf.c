@@ -91,7 +91,9 @@ static int ublk_bpf_check_btf(char *why, size_t len)
 		return -ENOENT;
 	}
 	if (btf__find_by_name_kind(btf, "io_uring_bpf_ops", BTF_KIND_STRUCT) < 0) {
-		snprintf(why, len, "the kernel has no io_uring_bpf_ops (Linux >= 7.3 with CONFIG_IO_URING_BPF_OPS)");
+		snprintf(
+			why, len,
+			"the kernel has no io_uring_bpf_ops (Linux >= 7.3 with CONFIG_IO_URING_BPF_OPS)");
 		ret = -EOPNOTSUPP;
 	}
 	for (i = 0; !ret && i < sizeof(funcs) / sizeof(funcs[0]); i++) {
@@ -156,8 +158,7 @@ unsigned int ublk_bpf_ring_flags(void)
  * runs to thousands of lines) only the last lines, where the reason is,
  * unless UBLK_BPF_VERBOSE is set.
  */
-static int ublk_libbpf_print(enum libbpf_print_level level, const char *fmt,
-			     va_list ap)
+static int ublk_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	static const int keep = 4;
 	bool verbose = getenv("UBLK_BPF_VERBOSE");
@@ -173,8 +174,7 @@ static int ublk_libbpf_print(enum libbpf_print_level level, const char *fmt,
 			n++;
 		skip = n > keep + 1 ? n - keep - 1 : 0;
 	}
-	for (line = strtok_r(msg, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
+	for (line = strtok_r(msg, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (skip-- > 0)
 			continue;
 		ublk_log(LOG_WARNING, "%s", line);
@@ -198,8 +198,7 @@ static void ublk_bpf_fill_cfg(struct ublk_queue *q, struct ublk_bpf_cfg *cfg)
 	cfg->cqes_off = q->cq_off_cqes;
 	cfg->cq_entries = q->ring.cq.ring_entries;
 	cfg->sq_entries = q->ring.sq.ring_entries;
-	cfg->cq_region_size = q->cq_off_cqes +
-			      (__u64)cfg->cq_entries * sizeof(struct io_uring_cqe);
+	cfg->cq_region_size = q->cq_off_cqes + (__u64)cfg->cq_entries * sizeof(struct io_uring_cqe);
 	cfg->sq_region_size = (__u64)cfg->sq_entries * sizeof(struct io_uring_sqe);
 	cfg->q_id = q->q_id;
 	cfg->depth = q->depth;
@@ -242,17 +241,18 @@ int ublk_bpf_queue_attach(struct ublk_queue *q)
 	ublk_bpf_test_break(s);
 	ret = s->load(s->skel);
 	if (ret) {
-		snprintf(q->errmsg, sizeof(q->errmsg),
-			 "cannot load the %s BPF program: %s (see the log for the verifier's reason)",
-			 q->dev->ops->name, strerror(-ret));
+		snprintf(
+			q->errmsg, sizeof(q->errmsg),
+			"cannot load the %s BPF program: %s (see the log for the verifier's reason)",
+			q->dev->ops->name, strerror(-ret));
 		return ret;
 	}
 	b->link = bpf_map__attach_struct_ops(s->ops);
 	if (!b->link) {
 		ret = -errno;
 		snprintf(q->errmsg, sizeof(q->errmsg),
-			 "cannot attach the BPF program to queue %d's ring: %s",
-			 q->q_id, strerror(-ret));
+			 "cannot attach the BPF program to queue %d's ring: %s", q->q_id,
+			 strerror(-ret));
 		return ret;
 	}
 	return 0;
@@ -371,8 +371,7 @@ void ublk_bpf_queue_loop(struct ublk_queue *q)
 	}
 }
 
-bool ublk_bpf_queue_stats(const struct ublk_queue *q,
-			  struct ublk_bpf_stats *st)
+bool ublk_bpf_queue_stats(const struct ublk_queue *q, struct ublk_bpf_stats *st)
 {
 	const struct ublk_bpf_shared *sh;
 

@@ -42,8 +42,7 @@ void ublk_ctrl_close(struct ublk_ctrl *ctrl)
 	ctrl->fd = -1;
 }
 
-static int ublk_ctrl_submit(struct ublk_ctrl *ctrl, __u32 op,
-			    const struct ublksrv_ctrl_cmd *cmd)
+static int ublk_ctrl_submit(struct ublk_ctrl *ctrl, __u32 op, const struct ublksrv_ctrl_cmd *cmd)
 {
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
@@ -71,8 +70,7 @@ static int ublk_ctrl_submit(struct ublk_ctrl *ctrl, __u32 op,
 	return ret;
 }
 
-static bool ublk_ctrl_needs_path(const struct ublk_ctrl *ctrl, __u32 op,
-				 __u32 dev_id)
+static bool ublk_ctrl_needs_path(const struct ublk_ctrl *ctrl, __u32 op, __u32 dev_id)
 {
 	if (op == UBLK_U_CMD_GET_DEV_INFO2)
 		return true;
@@ -85,8 +83,7 @@ static bool ublk_ctrl_needs_path(const struct ublk_ctrl *ctrl, __u32 op,
  * The kernel checks the caller's access to the char device at the path in
  * front of the payload, then skips it: buffer = path area + payload.
  */
-static int ublk_ctrl_cmd(struct ublk_ctrl *ctrl, __u32 op,
-			 const struct ublksrv_ctrl_cmd *cmd)
+static int ublk_ctrl_cmd(struct ublk_ctrl *ctrl, __u32 op, const struct ublksrv_ctrl_cmd *cmd)
 {
 	struct ublksrv_ctrl_cmd c = *cmd;
 	char *buf;
@@ -112,15 +109,13 @@ static int ublk_ctrl_cmd(struct ublk_ctrl *ctrl, __u32 op,
 	return ret;
 }
 
-static void ublk_ctrl_note(struct ublk_ctrl *ctrl,
-			   const struct ublksrv_ctrl_dev_info *info)
+static void ublk_ctrl_note(struct ublk_ctrl *ctrl, const struct ublksrv_ctrl_dev_info *info)
 {
 	ctrl->unpriv_valid = info->flags & UBLK_F_UNPRIVILEGED_DEV;
 	ctrl->unpriv_id = info->dev_id;
 }
 
-static int ublk_ctrl_simple(struct ublk_ctrl *ctrl, __u32 op, __u32 dev_id,
-			    __u64 data)
+static int ublk_ctrl_simple(struct ublk_ctrl *ctrl, __u32 op, __u32 dev_id, __u64 data)
 {
 	struct ublksrv_ctrl_cmd cmd = {
 		.dev_id = dev_id,
@@ -131,8 +126,8 @@ static int ublk_ctrl_simple(struct ublk_ctrl *ctrl, __u32 op, __u32 dev_id,
 	return ublk_ctrl_cmd(ctrl, op, &cmd);
 }
 
-static int ublk_ctrl_buf(struct ublk_ctrl *ctrl, __u32 op, __u32 dev_id,
-			 __u16 q_id, void *buf, __u16 len)
+static int ublk_ctrl_buf(struct ublk_ctrl *ctrl, __u32 op, __u32 dev_id, __u16 q_id, void *buf,
+			 __u16 len)
 {
 	struct ublksrv_ctrl_cmd cmd = {
 		.dev_id = dev_id,
@@ -146,14 +141,14 @@ static int ublk_ctrl_buf(struct ublk_ctrl *ctrl, __u32 op, __u32 dev_id,
 
 int ublk_ctrl_get_features(struct ublk_ctrl *ctrl, __u64 *features)
 {
-	return ublk_ctrl_buf(ctrl, UBLK_U_CMD_GET_FEATURES, 0, (__u16)-1,
-			     features, sizeof(*features));
+	return ublk_ctrl_buf(ctrl, UBLK_U_CMD_GET_FEATURES, 0, (__u16)-1, features,
+			     sizeof(*features));
 }
 
 int ublk_ctrl_add_dev(struct ublk_ctrl *ctrl, struct ublksrv_ctrl_dev_info *info)
 {
-	int ret = ublk_ctrl_buf(ctrl, UBLK_U_CMD_ADD_DEV, info->dev_id, (__u16)-1,
-				info, sizeof(*info));
+	int ret = ublk_ctrl_buf(ctrl, UBLK_U_CMD_ADD_DEV, info->dev_id, (__u16)-1, info,
+				sizeof(*info));
 
 	if (ret >= 0)
 		ublk_ctrl_note(ctrl, info);
@@ -171,38 +166,34 @@ int ublk_ctrl_del_dev(struct ublk_ctrl *ctrl, __u32 dev_id)
  * the char device's path, works then. It is not the first choice because
  * it needs the node, which may not exist yet (or any more).
  */
-int ublk_ctrl_get_info(struct ublk_ctrl *ctrl, __u32 dev_id,
-		       struct ublksrv_ctrl_dev_info *info)
+int ublk_ctrl_get_info(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublksrv_ctrl_dev_info *info)
 {
-	int ret = ublk_ctrl_buf(ctrl, UBLK_U_CMD_GET_DEV_INFO, dev_id, (__u16)-1,
-				info, sizeof(*info));
+	int ret = ublk_ctrl_buf(ctrl, UBLK_U_CMD_GET_DEV_INFO, dev_id, (__u16)-1, info,
+				sizeof(*info));
 
 	if (ret == -EINVAL || ret == -EPERM)
-		ret = ublk_ctrl_buf(ctrl, UBLK_U_CMD_GET_DEV_INFO2, dev_id, (__u16)-1,
-				    info, sizeof(*info));
+		ret = ublk_ctrl_buf(ctrl, UBLK_U_CMD_GET_DEV_INFO2, dev_id, (__u16)-1, info,
+				    sizeof(*info));
 
 	if (ret >= 0)
 		ublk_ctrl_note(ctrl, info);
 	return ret;
 }
 
-int ublk_ctrl_set_params(struct ublk_ctrl *ctrl, __u32 dev_id,
-			 const struct ublk_params *params)
+int ublk_ctrl_set_params(struct ublk_ctrl *ctrl, __u32 dev_id, const struct ublk_params *params)
 {
 	struct ublk_params p = *params;
 
 	p.len = sizeof(p);
-	return ublk_ctrl_buf(ctrl, UBLK_U_CMD_SET_PARAMS, dev_id, (__u16)-1, &p,
-			     sizeof(p));
+	return ublk_ctrl_buf(ctrl, UBLK_U_CMD_SET_PARAMS, dev_id, (__u16)-1, &p, sizeof(p));
 }
 
-int ublk_ctrl_get_params(struct ublk_ctrl *ctrl, __u32 dev_id,
-			 struct ublk_params *params)
+int ublk_ctrl_get_params(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublk_params *params)
 {
 	memset(params, 0, sizeof(*params));
 	params->len = sizeof(*params);
-	return ublk_ctrl_buf(ctrl, UBLK_U_CMD_GET_PARAMS, dev_id, (__u16)-1,
-			     params, sizeof(*params));
+	return ublk_ctrl_buf(ctrl, UBLK_U_CMD_GET_PARAMS, dev_id, (__u16)-1, params,
+			     sizeof(*params));
 }
 
 int ublk_ctrl_start_dev(struct ublk_ctrl *ctrl, __u32 dev_id, pid_t daemon_pid)
@@ -215,8 +206,7 @@ int ublk_ctrl_stop_dev(struct ublk_ctrl *ctrl, __u32 dev_id)
 	return ublk_ctrl_simple(ctrl, UBLK_U_CMD_STOP_DEV, dev_id, 0);
 }
 
-int ublk_ctrl_get_affinity(struct ublk_ctrl *ctrl, __u32 dev_id, __u16 q_id,
-			   cpu_set_t *set)
+int ublk_ctrl_get_affinity(struct ublk_ctrl *ctrl, __u32 dev_id, __u16 q_id, cpu_set_t *set)
 {
 	struct ublksrv_ctrl_cmd cmd = {
 		.dev_id = dev_id,
@@ -235,9 +225,7 @@ int ublk_ctrl_start_recovery(struct ublk_ctrl *ctrl, __u32 dev_id)
 	return ublk_ctrl_simple(ctrl, UBLK_U_CMD_START_USER_RECOVERY, dev_id, 0);
 }
 
-int ublk_ctrl_end_recovery(struct ublk_ctrl *ctrl, __u32 dev_id,
-			   pid_t daemon_pid)
+int ublk_ctrl_end_recovery(struct ublk_ctrl *ctrl, __u32 dev_id, pid_t daemon_pid)
 {
-	return ublk_ctrl_simple(ctrl, UBLK_U_CMD_END_USER_RECOVERY, dev_id,
-				daemon_pid);
+	return ublk_ctrl_simple(ctrl, UBLK_U_CMD_END_USER_RECOVERY, dev_id, daemon_pid);
 }

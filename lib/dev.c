@@ -40,17 +40,16 @@ void ublk_dev_err(struct ublk_dev *dev, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int ublk_dev_check_opts(struct ublk_dev *dev,
-			       const struct ublk_dev_opts *opts)
+static int ublk_dev_check_opts(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 {
 	if (opts->nr_queues < 1 || opts->nr_queues > UBLK_MAX_QUEUES) {
-		ublk_dev_err(dev, "number of queues must be 1 to %d, not %u",
-			     UBLK_MAX_QUEUES, opts->nr_queues);
+		ublk_dev_err(dev, "number of queues must be 1 to %d, not %u", UBLK_MAX_QUEUES,
+			     opts->nr_queues);
 		return -EINVAL;
 	}
 	if (opts->depth < 1 || opts->depth > UBLK_MAX_QUEUE_DEPTH) {
-		ublk_dev_err(dev, "queue depth must be 1 to %d, not %u",
-			     UBLK_MAX_QUEUE_DEPTH, opts->depth);
+		ublk_dev_err(dev, "queue depth must be 1 to %d, not %u", UBLK_MAX_QUEUE_DEPTH,
+			     opts->depth);
 		return -EINVAL;
 	}
 	if (opts->max_io_bytes < 4096 || opts->max_io_bytes > (1U << 25) ||
@@ -60,8 +59,10 @@ static int ublk_dev_check_opts(struct ublk_dev *dev,
 	}
 	if (opts->bpf_split_bytes &&
 	    opts->max_io_bytes / opts->bpf_split_bytes + 1 > UBLK_BPF_MAX_PIECES) {
-		ublk_dev_err(dev, "--bpf_split %u is too small: a %u-byte request could need more than %d pieces",
-			     opts->bpf_split_bytes, opts->max_io_bytes, UBLK_BPF_MAX_PIECES);
+		ublk_dev_err(
+			dev,
+			"--bpf_split %u is too small: a %u-byte request could need more than %d pieces",
+			opts->bpf_split_bytes, opts->max_io_bytes, UBLK_BPF_MAX_PIECES);
 		return -EINVAL;
 	}
 	if (opts->dev_id < -1 || opts->dev_id >= (1 << 20)) {
@@ -89,8 +90,10 @@ static int ublk_dev_open_ctrl(struct ublk_dev *dev, __u64 *features)
 	int ret = ublk_ctrl_open(&dev->ctrl);
 
 	if (ret == -ENOENT) {
-		ublk_dev_err(dev, "%s does not exist: load the ublk_drv kernel module (modprobe ublk_drv)",
-			     UBLK_CTRL_DEV);
+		ublk_dev_err(
+			dev,
+			"%s does not exist: load the ublk_drv kernel module (modprobe ublk_drv)",
+			UBLK_CTRL_DEV);
 		return ret;
 	}
 	if (ret < 0) {
@@ -99,15 +102,13 @@ static int ublk_dev_open_ctrl(struct ublk_dev *dev, __u64 *features)
 	}
 	ret = ublk_ctrl_get_features(&dev->ctrl, features);
 	if (ret < 0) {
-		ublk_dev_err(dev, "GET_FEATURES failed: %s (kernel too old?)",
-			     strerror(-ret));
+		ublk_dev_err(dev, "GET_FEATURES failed: %s (kernel too old?)", strerror(-ret));
 		ublk_ctrl_close(&dev->ctrl);
 	}
 	return ret < 0 ? ret : 0;
 }
 
-static int ublk_dev_check_features(struct ublk_dev *dev, __u64 features,
-				   __u64 wanted)
+static int ublk_dev_check_features(struct ublk_dev *dev, __u64 features, __u64 wanted)
 {
 	__u64 missing = wanted & ~features;
 	unsigned int bit;
@@ -130,8 +131,7 @@ static int ublk_dev_check_size(struct ublk_dev *dev)
 	}
 	if (dev->tgt.dev_size % lbs) {
 		ublk_dev_err(dev, "size %llu is not a multiple of the logical block size %llu",
-			     (unsigned long long)dev->tgt.dev_size,
-			     (unsigned long long)lbs);
+			     (unsigned long long)dev->tgt.dev_size, (unsigned long long)lbs);
 		return -EINVAL;
 	}
 	return 0;
@@ -189,7 +189,8 @@ static int ublk_dev_add(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 		return ret;
 	}
 	if (ret == -EPERM && !(opts->extra_flags & UBLK_F_UNPRIVILEGED_DEV)) {
-		ublk_dev_err(dev, "ADD_DEV: permission denied (needs CAP_SYS_ADMIN, or --unprivileged)");
+		ublk_dev_err(dev,
+			     "ADD_DEV: permission denied (needs CAP_SYS_ADMIN, or --unprivileged)");
 		return ret;
 	}
 	if (ret < 0) {
@@ -200,8 +201,10 @@ static int ublk_dev_add(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 	ublk_dev_set_basic_params(dev);
 	ret = ublk_dev_set_params(dev);
 	if (ret == -EACCES && ublk_dev_unpriv(dev)) {
-		ublk_dev_err(dev, "SET_PARAMS: %s%u is not accessible: is the udev rule for unprivileged devices (60-ublk.rules) installed?",
-			     UBLK_CDEV_PREFIX, dev->info.dev_id);
+		ublk_dev_err(
+			dev,
+			"SET_PARAMS: %s%u is not accessible: is the udev rule for unprivileged devices (60-ublk.rules) installed?",
+			UBLK_CDEV_PREFIX, dev->info.dev_id);
 		ublk_ctrl_del_dev(&dev->ctrl, dev->info.dev_id);
 	} else if (ret < 0) {
 		ublk_dev_err(dev, "SET_PARAMS failed: %s", strerror(-ret));
@@ -211,8 +214,7 @@ static int ublk_dev_add(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 }
 
 /* Why the BPF fast path cannot serve this device, or 0 if it can. */
-static int ublk_dev_bpf_unavailable(struct ublk_dev *dev,
-				    const struct ublk_dev_opts *opts,
+static int ublk_dev_bpf_unavailable(struct ublk_dev *dev, const struct ublk_dev_opts *opts,
 				    __u64 features, char *why, size_t len)
 {
 	if (!dev->ops->bpf_open) {
@@ -234,8 +236,8 @@ static int ublk_dev_bpf_unavailable(struct ublk_dev *dev,
  * --bpf=on: the fast path or an error; --bpf=auto: the fast path if the
  * kernel has it, else the userspace path, saying why (`ublk list` shows it).
  */
-static int ublk_dev_choose_path(struct ublk_dev *dev,
-				const struct ublk_dev_opts *opts, __u64 features)
+static int ublk_dev_choose_path(struct ublk_dev *dev, const struct ublk_dev_opts *opts,
+				__u64 features)
 {
 	char why[160];
 	int ret;
@@ -295,8 +297,8 @@ int ublk_dev_setup(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 		ublk_ctrl_close(&dev->ctrl);
 		return ret;
 	}
-	dev->info.flags = UBLK_F_CMD_IOCTL_ENCODE | ublk_mode_flags(dev->data_mode) |
-			  opts->extra_flags;
+	dev->info.flags =
+		UBLK_F_CMD_IOCTL_ENCODE | ublk_mode_flags(dev->data_mode) | opts->extra_flags;
 	ret = ublk_dev_check_features(dev, features, dev->info.flags);
 	if (ret)
 		ublk_ctrl_close(&dev->ctrl);
@@ -309,8 +311,8 @@ int ublk_dev_init_tgt(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 
 	if (ret) {
 		if (!dev->errmsg[0])
-			ublk_dev_err(dev, "%s target setup failed: %s",
-				     dev->ops->name, strerror(-ret));
+			ublk_dev_err(dev, "%s target setup failed: %s", dev->ops->name,
+				     strerror(-ret));
 		return ret;
 	}
 	ret = ublk_dev_check_size(dev);
@@ -477,8 +479,8 @@ static void ublk_dev_refresh_state(struct ublk_dev *dev)
 		const struct ublk_queue *q = &dev->queues[i];
 
 		ublk_bpf_queue_stats(q, &st);
-		sum += q->nr_io + q->nr_io_err + st.nr_bpf + st.nr_redirect +
-		       st.nr_retry + st.nr_split;
+		sum += q->nr_io + q->nr_io_err + st.nr_bpf + st.nr_redirect + st.nr_retry +
+		       st.nr_split;
 	}
 	if (sum == dev->stats_sum)
 		return;
@@ -505,8 +507,8 @@ static void ublk_dev_drain(struct ublk_dev *dev)
 static void ublk_dev_on_signal(struct ublk_dev *dev, int signo)
 {
 	if (ublk_dev_recoverable(dev)) {
-		ublk_info("dev %u: signal %d, leaving the device for recovery",
-			  dev->info.dev_id, signo);
+		ublk_info("dev %u: signal %d, leaving the device for recovery", dev->info.dev_id,
+			  signo);
 		ublk_dev_drain(dev);
 		return;
 	}
@@ -543,8 +545,8 @@ int ublk_dev_run(struct ublk_dev *dev)
 			ublk_dev_refresh_state(dev);
 			continue;
 		}
-		if ((pfd[1].revents & POLLIN) &&
-		    read(sfd, &si, sizeof(si)) == sizeof(si) && !stopping) {
+		if ((pfd[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si) &&
+		    !stopping) {
 			stopping = true;
 			ublk_dev_on_signal(dev, si.ssi_signo);
 		}
@@ -602,7 +604,6 @@ void ublk_dev_destroy(struct ublk_dev *dev)
 	}
 	ret = ublk_ctrl_del_dev(&dev->ctrl, dev->info.dev_id);
 	if (ret < 0 && ret != -ENODEV)
-		ublk_err("dev %u: DEL_DEV failed: %s", dev->info.dev_id,
-			 strerror(-ret));
+		ublk_err("dev %u: DEL_DEV failed: %s", dev->info.dev_id, strerror(-ret));
 	ublk_ctrl_close(&dev->ctrl);
 }

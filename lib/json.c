@@ -256,8 +256,7 @@ static int parse_u(const unsigned char **pp, unsigned int *cp)
 		return -EINVAL;
 	p += 4;
 	if (*cp >= 0xd800 && *cp <= 0xdbff) {
-		if (p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) ||
-		    lo < 0xdc00 || lo > 0xdfff)
+		if (p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) || lo < 0xdc00 || lo > 0xdfff)
 			return -EINVAL;
 		*cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
 		p += 6;
@@ -356,8 +355,7 @@ static int skip_value(struct scan *s);
  * otherwise consumes the container and returns -ENOENT with *n = number of
  * members.  Recursion is bounded by JSON_MAX_DEPTH against hostile input.
  */
-static int walk(struct scan *s, const char *key, size_t klen,
-		unsigned long idx, unsigned long *n)
+static int walk(struct scan *s, const char *key, size_t klen, unsigned long idx, unsigned long *n)
 {
 	char close = *s->p == '{' ? '}' : ']';
 	char name[KEY_MAX];
@@ -371,14 +369,12 @@ static int walk(struct scan *s, const char *key, size_t klen,
 		goto out;
 	do {
 		skip_ws(s);
-		if (close == '}' && (*s->p != '"' ||
-				     parse_str(s, name, sizeof(name), &len) ||
-				     !expect(s, ':')))
+		if (close == '}' &&
+		    (*s->p != '"' || parse_str(s, name, sizeof(name), &len) || !expect(s, ':')))
 			return -EINVAL;
 		skip_ws(s);
 		/* len == klen < KEY_MAX implies name was not truncated */
-		if (close == ']' ? *n == idx :
-		    key && len == klen && !memcmp(name, key, klen))
+		if (close == ']' ? *n == idx : key && len == klen && !memcmp(name, key, klen))
 			return 0;
 		if (skip_value(s))
 			return -EINVAL;
@@ -483,8 +479,7 @@ static int lookup_typed(struct scan *s, const char *json, const char *path)
 	return !ret && *s->p == 'n' ? -ENOENT : ret;
 }
 
-static int get_num(const char *json, const char *path, bool *neg,
-		   unsigned long long *mag)
+static int get_num(const char *json, const char *path, bool *neg, unsigned long long *mag)
 {
 	struct scan s;
 	char *end;
@@ -567,8 +562,7 @@ int json_get_str(const char *json, const char *path, char *out, size_t size)
 	return memchr(out, '\0', n) ? -EINVAL : 0;
 }
 
-int json_get_raw(const char *json, const char *path, const char **start,
-		 size_t *len)
+int json_get_raw(const char *json, const char *path, const char **start, size_t *len)
 {
 	struct scan s;
 	int ret;

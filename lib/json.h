@@ -20,9 +20,9 @@ struct json_writer {
 	char *buf;
 	size_t len, cap;
 	int depth;
-	int err;		/* first error, negative errno, sticky */
-	uint64_t comma;		/* bit d: level d holds a value */
-	uint64_t array;		/* bit d: level d is an array */
+	int err; /* first error, negative errno, sticky */
+	uint64_t comma; /* bit d: level d holds a value */
+	uint64_t array; /* bit d: level d is an array */
 };
 
 void json_writer_init(struct json_writer *w);
@@ -56,8 +56,7 @@ int json_get_int(const char *json, const char *path, long long *out);
 int json_get_uint(const char *json, const char *path, unsigned long long *out);
 int json_get_bool(const char *json, const char *path, bool *out);
 int json_get_str(const char *json, const char *path, char *out, size_t size);
-int json_get_raw(const char *json, const char *path, const char **start,
-		 size_t *len);
+int json_get_raw(const char *json, const char *path, const char **start, size_t *len);
 int json_array_len(const char *json, const char *path);
 int json_validate(const char *json);
 

@@ -9,7 +9,7 @@
 
 #define UBLK_STATE_REFRESH_MS 1000
 
-#define ublk_err(...)  ublk_log(LOG_ERR, __VA_ARGS__)
+#define ublk_err(...) ublk_log(LOG_ERR, __VA_ARGS__)
 #define ublk_info(...) ublk_log(LOG_INFO, __VA_ARGS__)
 
 void *ublk_queue_thread(void *arg);

@@ -33,8 +33,7 @@ struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q)
 	ret = io_uring_submit(&q->ring);
 	sqe = io_uring_get_sqe(&q->ring);
 	if (!sqe) {
-		ublk_err("queue %d: SQ full and submit failed: %s", q->q_id,
-			 strerror(-ret));
+		ublk_err("queue %d: SQ full and submit failed: %s", q->q_id, strerror(-ret));
 		abort();
 	}
 	return sqe;
@@ -162,8 +161,7 @@ static void ublk_queue_loop(struct ublk_queue *q)
 
 		ret = io_uring_submit_and_wait(&q->ring, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
-			ublk_err("queue %d: io_uring_enter: %s", q->q_id,
-				 strerror(-ret));
+			ublk_err("queue %d: io_uring_enter: %s", q->q_id, strerror(-ret));
 			break;
 		}
 		io_uring_for_each_cqe(&q->ring, head, cqe) {
@@ -177,13 +175,12 @@ static void ublk_queue_loop(struct ublk_queue *q)
 static int ublk_queue_map_iods(struct ublk_queue *q)
 {
 	size_t page = sysconf(_SC_PAGESIZE);
-	size_t max_len = ublk_round_up(UBLK_MAX_QUEUE_DEPTH *
-				       sizeof(struct ublksrv_io_desc), page);
+	size_t max_len = ublk_round_up(UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc), page);
 	void *p;
 
 	q->iods_len = ublk_round_up(q->depth * sizeof(struct ublksrv_io_desc), page);
-	p = mmap(NULL, q->iods_len, PROT_READ, MAP_SHARED | MAP_POPULATE,
-		 q->dev->cdev_fd, UBLKSRV_CMD_BUF_OFFSET + q->q_id * max_len);
+	p = mmap(NULL, q->iods_len, PROT_READ, MAP_SHARED | MAP_POPULATE, q->dev->cdev_fd,
+		 UBLKSRV_CMD_BUF_OFFSET + q->q_id * max_len);
 	if (p == MAP_FAILED)
 		return -errno;
 	q->iods = p;
@@ -266,8 +263,7 @@ static int ublk_queue_init(struct ublk_queue *q)
 	if (q->dev->bpf)
 		ublk_queue_pin_one_cpu(q);
 	if (CPU_COUNT(&q->affinity))
-		pthread_setaffinity_np(pthread_self(), sizeof(q->affinity),
-				       &q->affinity);
+		pthread_setaffinity_np(pthread_self(), sizeof(q->affinity), &q->affinity);
 	/* we sit under the page cache's writeback: don't recurse into it */
 	prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0);
 

@@ -18,20 +18,20 @@
 #include "priv.h"
 
 /* flags whose meaning the old and the new daemon must agree on */
-#define UBLK_RECOVER_MATCH_FLAGS                                                 \
-	(UBLK_F_USER_COPY | UBLK_F_AUTO_BUF_REG | UBLK_F_SUPPORT_ZERO_COPY |     \
-	 UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE |                   \
-	 UBLK_F_USER_RECOVERY_FAIL_IO)
+#define UBLK_RECOVER_MATCH_FLAGS                                             \
+	(UBLK_F_USER_COPY | UBLK_F_AUTO_BUF_REG | UBLK_F_SUPPORT_ZERO_COPY | \
+	 UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE | UBLK_F_USER_RECOVERY_FAIL_IO)
 
 /* START_USER_RECOVERY says EBUSY until the dead daemon's files are closed */
 #define UBLK_RECOVER_WAIT_MS 10000
 
-static int ublk_recover_check_state(struct ublk_dev *dev,
-				    const struct ublksrv_ctrl_dev_info *k)
+static int ublk_recover_check_state(struct ublk_dev *dev, const struct ublksrv_ctrl_dev_info *k)
 {
 	if (!(k->flags & UBLK_F_USER_RECOVERY)) {
-		ublk_dev_err(dev, "device %u was created without user recovery (ublk add -r 1 or --recovery): it cannot be recovered, only deleted (ublk del -n %u)",
-			     k->dev_id, k->dev_id);
+		ublk_dev_err(
+			dev,
+			"device %u was created without user recovery (ublk add -r 1 or --recovery): it cannot be recovered, only deleted (ublk del -n %u)",
+			k->dev_id, k->dev_id);
 		return -EINVAL;
 	}
 	if (k->state == UBLK_S_DEV_LIVE) {
@@ -40,7 +40,8 @@ static int ublk_recover_check_state(struct ublk_dev *dev,
 		return -EBUSY;
 	}
 	if (k->state != UBLK_S_DEV_QUIESCED && k->state != UBLK_S_DEV_FAIL_IO) {
-		ublk_dev_err(dev, "device %u is %s, not QUIESCED or FAIL_IO: it cannot be recovered",
+		ublk_dev_err(dev,
+			     "device %u is %s, not QUIESCED or FAIL_IO: it cannot be recovered",
 			     k->dev_id, ublk_state_name(k->state));
 		return -EINVAL;
 	}
@@ -48,28 +49,29 @@ static int ublk_recover_check_state(struct ublk_dev *dev,
 }
 
 /* The options must describe the kernel's device, or requests get misread. */
-static int ublk_recover_check_geometry(struct ublk_dev *dev,
-				       const struct ublksrv_ctrl_dev_info *k)
+static int ublk_recover_check_geometry(struct ublk_dev *dev, const struct ublksrv_ctrl_dev_info *k)
 {
 	const struct ublksrv_ctrl_dev_info *w = &dev->info;
 	__u64 kf = k->flags & UBLK_RECOVER_MATCH_FLAGS;
 	__u64 wf = w->flags & UBLK_RECOVER_MATCH_FLAGS;
 
 	if (k->nr_hw_queues != w->nr_hw_queues || k->queue_depth != w->queue_depth) {
-		ublk_dev_err(dev, "device %u has %u queues of depth %u, the options say %u of depth %u",
-			     k->dev_id, k->nr_hw_queues, k->queue_depth,
-			     w->nr_hw_queues, w->queue_depth);
+		ublk_dev_err(dev,
+			     "device %u has %u queues of depth %u, the options say %u of depth %u",
+			     k->dev_id, k->nr_hw_queues, k->queue_depth, w->nr_hw_queues,
+			     w->queue_depth);
 		return -EINVAL;
 	}
 	if (k->max_io_buf_bytes != w->max_io_buf_bytes) {
-		ublk_dev_err(dev, "device %u has max I/O size %u, the options say %u",
-			     k->dev_id, k->max_io_buf_bytes, w->max_io_buf_bytes);
+		ublk_dev_err(dev, "device %u has max I/O size %u, the options say %u", k->dev_id,
+			     k->max_io_buf_bytes, w->max_io_buf_bytes);
 		return -EINVAL;
 	}
 	if (kf != wf) {
-		ublk_dev_err(dev, "device %u has flags 0x%llx, the options give 0x%llx (data mode or recovery mode differ)",
-			     k->dev_id, (unsigned long long)kf,
-			     (unsigned long long)wf);
+		ublk_dev_err(
+			dev,
+			"device %u has flags 0x%llx, the options give 0x%llx (data mode or recovery mode differ)",
+			k->dev_id, (unsigned long long)kf, (unsigned long long)wf);
 		return -EINVAL;
 	}
 	return 0;
@@ -89,8 +91,7 @@ static int ublk_recover_check_size(struct ublk_dev *dev)
 	if (kp.basic.dev_sectors != dev->tgt.dev_size >> 9) {
 		ublk_dev_err(dev, "device %u has %llu sectors, the %s target now has %llu",
 			     dev->info.dev_id, (unsigned long long)kp.basic.dev_sectors,
-			     dev->ops->name,
-			     (unsigned long long)(dev->tgt.dev_size >> 9));
+			     dev->ops->name, (unsigned long long)(dev->tgt.dev_size >> 9));
 		return -EINVAL;
 	}
 	dev->params = kp;

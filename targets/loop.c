@@ -41,8 +41,8 @@ UBLK_BPF_SKEL_OPEN(loop)
 /* sub-operation in user_data, to tell the CQEs of one request apart */
 enum {
 	LOOP_OP_BACKING = 1, /* read/write/fsync/fallocate on the backing file */
-	LOOP_OP_COPY,	     /* user copy between buffer and request */
-	LOOP_OP_ZERO_RANGE,  /* may fall back to punching a hole */
+	LOOP_OP_COPY, /* user copy between buffer and request */
+	LOOP_OP_ZERO_RANGE, /* may fall back to punching a hole */
 };
 
 struct loop_priv {
@@ -51,8 +51,7 @@ struct loop_priv {
 	bool blkdev;
 };
 
-static int loop_open(struct ublk_dev *dev, struct loop_priv *lo,
-		     const struct ublk_dev_opts *opts)
+static int loop_open(struct ublk_dev *dev, struct loop_priv *lo, const struct ublk_dev_opts *opts)
 {
 	int flags = O_RDWR | O_CLOEXEC;
 	int fd;
@@ -61,14 +60,12 @@ static int loop_open(struct ublk_dev *dev, struct loop_priv *lo,
 	fd = open(opts->file, flags | (lo->direct_io ? O_DIRECT : 0));
 	if (fd < 0 && errno == EINVAL && lo->direct_io) {
 		/* e.g. a filesystem without O_DIRECT: behave like kernel loop */
-		ublk_log(LOG_NOTICE, "%s: no O_DIRECT support, using buffered I/O",
-			 opts->file);
+		ublk_log(LOG_NOTICE, "%s: no O_DIRECT support, using buffered I/O", opts->file);
 		lo->direct_io = false;
 		fd = open(opts->file, flags);
 	}
 	if (fd < 0) {
-		ublk_dev_err(dev, "cannot open backing file '%s': %s", opts->file,
-			     strerror(errno));
+		ublk_dev_err(dev, "cannot open backing file '%s': %s", opts->file, strerror(errno));
 		return -errno;
 	}
 	return fd;
@@ -92,8 +89,7 @@ static int loop_size(struct ublk_dev *dev, struct loop_priv *lo, int fd)
 		return -EINVAL;
 	}
 	lo->blkdev = true;
-	if (ioctl(fd, BLKGETSIZE64, &dev->tgt.dev_size) < 0 ||
-	    ioctl(fd, BLKSSZGET, &lbs) < 0)
+	if (ioctl(fd, BLKGETSIZE64, &dev->tgt.dev_size) < 0 || ioctl(fd, BLKSSZGET, &lbs) < 0)
 		return -errno;
 	/* O_DIRECT on the backing device needs its block size */
 	b->logical_bs_shift = __builtin_ctz(lbs);
@@ -111,7 +107,8 @@ static int loop_init(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 		return -EINVAL;
 	}
 	if (opts->size) {
-		ublk_dev_err(dev, "the loop target takes its size from the backing file; drop --size");
+		ublk_dev_err(dev,
+			     "the loop target takes its size from the backing file; drop --size");
 		return -EINVAL;
 	}
 	lo = calloc(1, sizeof(*lo));
@@ -156,8 +153,7 @@ static void loop_deinit(struct ublk_dev *dev)
 	dev->tgt.nr_fds = 0;
 }
 
-static void loop_prep_sqe(struct ublk_queue *q, struct io_uring_sqe *sqe,
-			  int tag, int sub_op)
+static void loop_prep_sqe(struct ublk_queue *q, struct io_uring_sqe *sqe, int tag, int sub_op)
 {
 	sqe->flags |= IOSQE_FIXED_FILE;
 	sqe->user_data = ublk_user_data(tag, sub_op, 0, true);
@@ -166,8 +162,7 @@ static void loop_prep_sqe(struct ublk_queue *q, struct io_uring_sqe *sqe,
 
 /* Read or write the backing file from/to the per-tag buffer or the request. */
 static struct io_uring_sqe *loop_queue_rw(struct ublk_queue *q, int tag,
-					  const struct ublksrv_io_desc *iod,
-					  bool write)
+					  const struct ublksrv_io_desc *iod, bool write)
 {
 	struct io_uring_sqe *sqe = ublk_queue_get_sqe(q);
 	unsigned int len = iod->nr_sectors << 9;
@@ -193,8 +188,7 @@ static struct io_uring_sqe *loop_queue_rw(struct ublk_queue *q, int tag,
 
 /* User copy: move data between the per-tag buffer and the request. */
 static struct io_uring_sqe *loop_queue_copy(struct ublk_queue *q, int tag,
-					    const struct ublksrv_io_desc *iod,
-					    bool to_request)
+					    const struct ublksrv_io_desc *iod, bool to_request)
 {
 	struct io_uring_sqe *sqe = ublk_queue_get_sqe(q);
 	unsigned int len = iod->nr_sectors << 9;
@@ -209,8 +203,8 @@ static struct io_uring_sqe *loop_queue_copy(struct ublk_queue *q, int tag,
 	return sqe;
 }
 
-static int loop_queue_read_write(struct ublk_queue *q, int tag,
-				 const struct ublksrv_io_desc *iod, bool write)
+static int loop_queue_read_write(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod,
+				 bool write)
 {
 	if (q->dev->data_mode != UBLK_DATA_USER_COPY) {
 		loop_queue_rw(q, tag, iod, write);
@@ -227,21 +221,18 @@ static int loop_queue_read_write(struct ublk_queue *q, int tag,
 	return 2;
 }
 
-static int loop_queue_fallocate(struct ublk_queue *q, int tag,
-				const struct ublksrv_io_desc *iod, int mode,
-				int sub_op)
+static int loop_queue_fallocate(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod,
+				int mode, int sub_op)
 {
 	struct io_uring_sqe *sqe = ublk_queue_get_sqe(q);
 
-	io_uring_prep_fallocate(sqe, ublk_tgt_fixed_fd(LOOP_FD),
-				mode | FALLOC_FL_KEEP_SIZE,
+	io_uring_prep_fallocate(sqe, ublk_tgt_fixed_fd(LOOP_FD), mode | FALLOC_FL_KEEP_SIZE,
 				iod->start_sector << 9, (__u64)iod->nr_sectors << 9);
 	loop_prep_sqe(q, sqe, tag, sub_op);
 	return 1;
 }
 
-static int loop_queue_io(struct ublk_queue *q, int tag,
-			 const struct ublksrv_io_desc *iod)
+static int loop_queue_io(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod)
 {
 	struct io_uring_sqe *sqe;
 
@@ -252,27 +243,22 @@ static int loop_queue_io(struct ublk_queue *q, int tag,
 		return loop_queue_read_write(q, tag, iod, true);
 	case UBLK_IO_OP_FLUSH:
 		sqe = ublk_queue_get_sqe(q);
-		io_uring_prep_fsync(sqe, ublk_tgt_fixed_fd(LOOP_FD),
-				    IORING_FSYNC_DATASYNC);
+		io_uring_prep_fsync(sqe, ublk_tgt_fixed_fd(LOOP_FD), IORING_FSYNC_DATASYNC);
 		loop_prep_sqe(q, sqe, tag, LOOP_OP_BACKING);
 		return 1;
 	case UBLK_IO_OP_DISCARD:
-		return loop_queue_fallocate(q, tag, iod, FALLOC_FL_PUNCH_HOLE,
-					    LOOP_OP_BACKING);
+		return loop_queue_fallocate(q, tag, iod, FALLOC_FL_PUNCH_HOLE, LOOP_OP_BACKING);
 	case UBLK_IO_OP_WRITE_ZEROES:
 		/* NOUNMAP asks to keep the blocks allocated */
 		if (iod->op_flags & UBLK_IO_F_NOUNMAP)
-			return loop_queue_fallocate(q, tag, iod,
-						    FALLOC_FL_ZERO_RANGE,
+			return loop_queue_fallocate(q, tag, iod, FALLOC_FL_ZERO_RANGE,
 						    LOOP_OP_ZERO_RANGE);
-		return loop_queue_fallocate(q, tag, iod, FALLOC_FL_PUNCH_HOLE,
-					    LOOP_OP_BACKING);
+		return loop_queue_fallocate(q, tag, iod, FALLOC_FL_PUNCH_HOLE, LOOP_OP_BACKING);
 	}
 	return -EOPNOTSUPP;
 }
 
-static void loop_io_done(struct ublk_queue *q, int tag,
-			 const struct io_uring_cqe *cqe)
+static void loop_io_done(struct ublk_queue *q, int tag, const struct io_uring_cqe *cqe)
 {
 	const struct ublksrv_io_desc *iod = &q->iods[tag];
 	unsigned int sub_op = ublk_ud_op(cqe->user_data);
@@ -282,8 +268,7 @@ static void loop_io_done(struct ublk_queue *q, int tag,
 	io->pending--;
 	/* some filesystems (tmpfs) cannot zero a range in place */
 	if (sub_op == LOOP_OP_ZERO_RANGE && res == -EOPNOTSUPP) {
-		loop_queue_fallocate(q, tag, iod, FALLOC_FL_PUNCH_HOLE,
-				     LOOP_OP_BACKING);
+		loop_queue_fallocate(q, tag, iod, FALLOC_FL_PUNCH_HOLE, LOOP_OP_BACKING);
 		return;
 	}
 	/* the first error wins; a cancelled link is a consequence, not a cause */
@@ -291,8 +276,8 @@ static void loop_io_done(struct ublk_queue *q, int tag,
 		io->result = res;
 	else if (res >= 0 && sub_op == LOOP_OP_BACKING && io->result >= 0)
 		io->result = res;
-	else if (res >= 0 && sub_op == LOOP_OP_COPY &&
-		 (unsigned int)res != iod->nr_sectors << 9 && io->result >= 0)
+	else if (res >= 0 && sub_op == LOOP_OP_COPY && (unsigned int)res != iod->nr_sectors << 9 &&
+		 io->result >= 0)
 		io->result = -EIO;
 
 	if (io->pending)

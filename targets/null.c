@@ -38,8 +38,7 @@ static void null_deinit(struct ublk_dev *dev)
 	(void)dev;
 }
 
-static int null_queue_io(struct ublk_queue *q, int tag,
-			 const struct ublksrv_io_desc *iod)
+static int null_queue_io(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod)
 {
 	switch (ublksrv_get_op(iod)) {
 	case UBLK_IO_OP_READ:
@@ -55,8 +54,7 @@ static int null_queue_io(struct ublk_queue *q, int tag,
 	return -EOPNOTSUPP;
 }
 
-static void null_io_done(struct ublk_queue *q, int tag,
-			 const struct io_uring_cqe *cqe)
+static void null_io_done(struct ublk_queue *q, int tag, const struct io_uring_cqe *cqe)
 {
 	(void)q, (void)tag, (void)cqe;
 }

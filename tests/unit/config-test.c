@@ -16,13 +16,12 @@ static int failures;
 static char dir[] = "/tmp/config-test.XXXXXX";
 static char ini[256], backing[256];
 
-#define CHECK(cond)                                                             \
-	do {                                                                    \
-		if (!(cond)) {                                                  \
-			fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__,        \
-				__LINE__, #cond);                               \
-			failures++;                                             \
-		}                                                               \
+#define CHECK(cond)                                                                        \
+	do {                                                                               \
+		if (!(cond)) {                                                             \
+			fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
+			failures++;                                                        \
+		}                                                                          \
 	} while (0)
 
 static void write_file(const char *path, const char *text)
@@ -76,8 +75,7 @@ static void expect_args(int line, const char *text, ...)
 		snprintf(buf, sizeof(buf), want, backing);
 		if (i >= cfg.args.n || strcmp(cfg.args.v[i], buf)) {
 			fprintf(stderr, "%s:%d: FAILED: option %d is '%s', expected '%s'\n",
-				__FILE__, line, i, i < cfg.args.n ? cfg.args.v[i] : "(none)",
-				buf);
+				__FILE__, line, i, i < cfg.args.n ? cfg.args.v[i] : "(none)", buf);
 			failures++;
 		}
 		i++;
@@ -94,8 +92,7 @@ static void expect_args(int line, const char *text, ...)
 #define EXPECT_ARGS(text, ...) expect_args(__LINE__, text, __VA_ARGS__, (char *)NULL)
 
 /* @text is refused with an error starting "INI:LINE: " containing @needles. */
-static void expect_err(int line, const char *text, int err_line, const char *n1,
-		       const char *n2)
+static void expect_err(int line, const char *text, int err_line, const char *n1, const char *n2)
 {
 	struct config cfg;
 	char err[512], prefix[300];
@@ -110,9 +107,9 @@ static void expect_err(int line, const char *text, int err_line, const char *n1,
 		snprintf(prefix, sizeof(prefix), "%s:%d: ", ini, err_line);
 	else
 		snprintf(prefix, sizeof(prefix), "%s: ", ini);
-	if (strncmp(err, prefix, strlen(prefix)) || !strstr(err, n1) ||
-	    (n2 && !strstr(err, n2))) {
-		fprintf(stderr, "%s:%d: FAILED: error '%s' should start with '%s' and contain '%s'%s%s\n",
+	if (strncmp(err, prefix, strlen(prefix)) || !strstr(err, n1) || (n2 && !strstr(err, n2))) {
+		fprintf(stderr,
+			"%s:%d: FAILED: error '%s' should start with '%s' and contain '%s'%s%s\n",
 			__FILE__, line, err, prefix, n1, n2 ? " and " : "", n2 ? n2 : "");
 		failures++;
 	}
@@ -125,8 +122,8 @@ static void test_good(void)
 	EXPECT_ARGS("[device]\ntarget = null\n", "--type=null");
 	EXPECT_ARGS("[device]\ntarget=loop\nfile=@F\nqueues=2\ndepth=128\nid=7\n"
 		    "recovery=reissue\nbpf=auto\n",
-		    "--type=loop", "--file=%s", "--number=7", "--queues=2",
-		    "--depth=128", "--recovery=reissue", "--bpf=auto");
+		    "--type=loop", "--file=%s", "--number=7", "--queues=2", "--depth=128",
+		    "--recovery=reissue", "--bpf=auto");
 	/* comments, blanks, case of keys and section, quotes, inline comments */
 	EXPECT_ARGS("; a comment\n# another\n\n  [Device]  \n"
 		    "  Target = \"loop\" ; the type\n"
@@ -135,16 +132,15 @@ static void test_good(void)
 		    "--type=loop", "--file=%s", "--buffered_io", "--zero_copy");
 	EXPECT_ARGS("[device]\ntarget=null\nsize=1G\nmax_io_size=1M\n"
 		    "data_mode=user_copy\nunprivileged=false\nrecovery=off\n",
-		    "--type=null", "--size=1073741824", "--max_io_size=1048576",
-		    "--user_copy", "--recovery=off");
+		    "--type=null", "--size=1073741824", "--max_io_size=1048576", "--user_copy",
+		    "--recovery=off");
 	EXPECT_ARGS("[device]\ntarget=null\ndata_mode=copy\n"
 		    "unprivileged=on\nbpf=off\nrecovery=fail-io\n",
 		    "--type=null", "--recovery=fail-io", "--bpf=off", "--unprivileged");
 	/* limits, inclusive */
-	EXPECT_ARGS("[device]\ntarget=null\nqueues=32\ndepth=4096\nid=1048575\n",
-		    "--type=null", "--number=1048575", "--queues=32", "--depth=4096");
-	EXPECT_ARGS("[device]\r\ntarget=null\r\nqueues=1\r\n", "--type=null",
-		    "--queues=1");
+	EXPECT_ARGS("[device]\ntarget=null\nqueues=32\ndepth=4096\nid=1048575\n", "--type=null",
+		    "--number=1048575", "--queues=32", "--depth=4096");
+	EXPECT_ARGS("[device]\r\ntarget=null\r\nqueues=1\r\n", "--type=null", "--queues=1");
 }
 
 static void test_id(void)
@@ -165,8 +161,7 @@ static void test_structure(void)
 	EXPECT_ERR("", 0, "no [device] section", NULL);
 	EXPECT_ERR("; only a comment\n", 0, "no [device] section", NULL);
 	EXPECT_ERR("target=null\n[device]\n", 1, "outside a section", "target");
-	EXPECT_ERR("[device]\ntarget=null\n[other]\nx=1\n", 3, "unknown section [other]",
-		   NULL);
+	EXPECT_ERR("[device]\ntarget=null\n[other]\nx=1\n", 3, "unknown section [other]", NULL);
 	EXPECT_ERR("[device]\ntarget=null\n[device]\n", 3, "given twice", "line 1");
 	EXPECT_ERR("[device\ntarget=null\n", 1, "malformed section", NULL);
 	EXPECT_ERR("[device] x\ntarget=null\n", 1, "malformed section", NULL);
@@ -181,8 +176,7 @@ static void test_keys(void)
 		   "known keys: target");
 	EXPECT_ERR("[device]\ntarget=null\nqueues=2\n\nQueues=3\n", 5,
 		   "[device] queues: given twice", "first on line 3");
-	EXPECT_ERR("[device]\nqueues=2\n", 1, "[device]: missing required key 'target'",
-		   NULL);
+	EXPECT_ERR("[device]\nqueues=2\n", 1, "[device]: missing required key 'target'", NULL);
 	EXPECT_ERR("\n[device]\ntarget=loop\nqueues=2\n", 2,
 		   "[device]: missing required key 'file'", NULL);
 	EXPECT_ERR("[device]\ntarget=null\nfile=@F\n", 3, "[device] file",
@@ -196,12 +190,9 @@ static void test_keys(void)
 
 static void test_values(void)
 {
-	EXPECT_ERR("[device]\ntarget=nosuch\n", 2, "[device] target = 'nosuch'",
-		   "unknown target");
-	EXPECT_ERR("[device]\ntarget=null\nqueues=0\n", 3, "[device] queues = '0'",
-		   "1 to 32");
-	EXPECT_ERR("[device]\ntarget=null\nqueues=33\n", 3, "[device] queues = '33'",
-		   "1 to 32");
+	EXPECT_ERR("[device]\ntarget=nosuch\n", 2, "[device] target = 'nosuch'", "unknown target");
+	EXPECT_ERR("[device]\ntarget=null\nqueues=0\n", 3, "[device] queues = '0'", "1 to 32");
+	EXPECT_ERR("[device]\ntarget=null\nqueues=33\n", 3, "[device] queues = '33'", "1 to 32");
 	EXPECT_ERR("[device]\ntarget=null\nqueues=-1\n", 3, "[device] queues = '-1'",
 		   "not a number");
 	EXPECT_ERR("[device]\ntarget=null\nqueues=two\n", 3, "[device] queues = 'two'",
@@ -211,8 +202,7 @@ static void test_values(void)
 	EXPECT_ERR("[device]\ntarget=null\nid=1048576\n", 3, "[device] id", "0 to 1048575");
 	EXPECT_ERR("[device]\ntarget=null\nsize=1000\n", 3, "[device] size = '1000'",
 		   "multiple of 512");
-	EXPECT_ERR("[device]\ntarget=null\nsize=1Q\n", 3, "[device] size = '1Q'",
-		   "not a size");
+	EXPECT_ERR("[device]\ntarget=null\nsize=1Q\n", 3, "[device] size = '1Q'", "not a size");
 	EXPECT_ERR("[device]\ntarget=null\nmax_io_size=64M\n", 3, "[device] max_io_size",
 		   "4096 to 33554432");
 	EXPECT_ERR("[device]\ntarget=null\nmax_io_size=6000\n", 3, "[device] max_io_size",

@@ -26,10 +26,10 @@ struct fake_done {
 };
 
 struct fake_state {
-	bool use_ring;			/* take SQEs from q->ring */
+	bool use_ring; /* take SQEs from q->ring */
 	struct io_uring_sqe sqes[FAKE_MAX_SQES];
-	int nr_sqes;			/* handed out from sqes[] */
-	int nr_ring_sqes;		/* handed out from q->ring */
+	int nr_sqes; /* handed out from sqes[] */
+	int nr_ring_sqes; /* handed out from q->ring */
 	struct fake_done done[FAKE_MAX_DONE];
 	int nr_done;
 	int nr_dev_err;

@@ -10,13 +10,12 @@
 
 static int failures;
 
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "%s:%d: FAILED: %s\n",		\
-				__FILE__, __LINE__, #cond);		\
-			failures++;					\
-		}							\
+#define CHECK(cond)                                                                        \
+	do {                                                                               \
+		if (!(cond)) {                                                             \
+			fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
+			failures++;                                                        \
+		}                                                                          \
 	} while (0)
 
 /* Exact-size heap copy so the sanitizer catches any read past the NUL. */
@@ -105,13 +104,13 @@ static void test_roundtrip(void)
 		return;
 	}
 	CHECK(!strcmp(t, "{\"dev_id\":3,\"neg\":-42,"
-		      "\"min\":-9223372036854775808,"
-		      "\"max\":9223372036854775807,"
-		      "\"umax\":18446744073709551615,"
-		      "\"t\":true,\"f\":false,\"name\":\"ublkb0\",\"nil\":null,"
-		      "\"target\":{\"file\":\"/var/img\",\"inner\":{\"x\":7}},"
-		      "\"queues\":[{\"tid\":100},{\"tid\":101}],"
-		      "\"m\":[[],[1,2,3]],\"empty\":{}}"));
+			 "\"min\":-9223372036854775808,"
+			 "\"max\":9223372036854775807,"
+			 "\"umax\":18446744073709551615,"
+			 "\"t\":true,\"f\":false,\"name\":\"ublkb0\",\"nil\":null,"
+			 "\"target\":{\"file\":\"/var/img\",\"inner\":{\"x\":7}},"
+			 "\"queues\":[{\"tid\":100},{\"tid\":101}],"
+			 "\"m\":[[],[1,2,3]],\"empty\":{}}"));
 	CHECK(json_validate(t) == 0);
 
 	CHECK(json_get_int(t, "dev_id", &i) == 0 && i == 3);
@@ -122,10 +121,8 @@ static void test_roundtrip(void)
 	CHECK(json_get_uint(t, "dev_id", &u) == 0 && u == 3);
 	CHECK(json_get_bool(t, "t", &b) == 0 && b);
 	CHECK(json_get_bool(t, "f", &b) == 0 && !b);
-	CHECK(json_get_str(t, "name", buf, sizeof(buf)) == 0 &&
-	      !strcmp(buf, "ublkb0"));
-	CHECK(json_get_str(t, "target.file", buf, sizeof(buf)) == 0 &&
-	      !strcmp(buf, "/var/img"));
+	CHECK(json_get_str(t, "name", buf, sizeof(buf)) == 0 && !strcmp(buf, "ublkb0"));
+	CHECK(json_get_str(t, "target.file", buf, sizeof(buf)) == 0 && !strcmp(buf, "/var/img"));
 	CHECK(json_get_uint(t, "target.inner.x", &u) == 0 && u == 7);
 	CHECK(json_get_int(t, "queues[0].tid", &i) == 0 && i == 100);
 	CHECK(json_get_int(t, "queues[1].tid", &i) == 0 && i == 101);
@@ -147,7 +144,7 @@ static void test_roundtrip(void)
 	CHECK(json_get_int(t, "m[0][0]", &i) == -ENOENT);
 	CHECK(json_get_int(t, "empty.x", &i) == -ENOENT);
 	CHECK(json_array_len(t, "nope") == -ENOENT);
-	CHECK(json_get_int(t, "dev", &i) == -ENOENT);	/* prefix of key */
+	CHECK(json_get_int(t, "dev", &i) == -ENOENT); /* prefix of key */
 	CHECK(json_get_int(t, "dev_id_x", &i) == -ENOENT);
 
 	/* wrong types */
@@ -175,9 +172,8 @@ static void test_roundtrip(void)
 	CHECK(json_get_int(t, "queues[ 1]", &i) == -EINVAL);
 	CHECK(json_get_int(t, "queues[1", &i) == -EINVAL);
 	CHECK(json_get_int(t, "queues[1]tid", &i) == -EINVAL);
-	CHECK(json_get_int(t, "queues[99999999999999999999999]", &i) ==
-	      -EINVAL);
-	CHECK(json_array_len(t, "") == -EINVAL);	/* root is an object */
+	CHECK(json_get_int(t, "queues[99999999999999999999999]", &i) == -EINVAL);
+	CHECK(json_array_len(t, "") == -EINVAL); /* root is an object */
 
 	json_writer_free(&w);
 }
@@ -200,8 +196,7 @@ static void test_top_level_array(void)
 	CHECK(t && !strcmp(t, "[\"a\",{\"k\":-1}]"));
 	if (t) {
 		CHECK(json_array_len(t, "") == 2);
-		CHECK(json_get_str(t, "[0]", buf, sizeof(buf)) == 0 &&
-		      !strcmp(buf, "a"));
+		CHECK(json_get_str(t, "[0]", buf, sizeof(buf)) == 0 && !strcmp(buf, "a"));
 		CHECK(json_get_int(t, "[1].k", &i) == 0 && i == -1);
 		CHECK(json_get_int(t, "[2]", &i) == -ENOENT);
 		CHECK(json_get_int(t, "k", &i) == -EINVAL);
@@ -210,8 +205,7 @@ static void test_top_level_array(void)
 
 	/* scalars at top level, whitespace around the value */
 	CHECK(json_get_int(" \t\r\n 17 \n", "", &i) == 0 && i == 17);
-	CHECK(json_get_int(" { \"a\" : [ 1 , 2 ] } ", "a[1]", &i) == 0 &&
-	      i == 2);
+	CHECK(json_get_int(" { \"a\" : [ 1 , 2 ] } ", "a[1]", &i) == 0 && i == 2);
 }
 
 static void test_escaping(void)
@@ -224,7 +218,7 @@ static void test_escaping(void)
 
 	json_writer_init(&w);
 	json_obj_begin(&w, NULL);
-	json_str(&w, nasty, nasty);	/* keys are escaped too */
+	json_str(&w, nasty, nasty); /* keys are escaped too */
 	json_str(&w, "k", nasty);
 	json_obj_end(&w);
 	t = json_writer_finish(&w);
@@ -236,36 +230,32 @@ static void test_escaping(void)
 	CHECK(json_validate(t) == 0);
 	CHECK(strstr(t, "\\u0001\\u001f") != NULL);
 	CHECK(strstr(t, "q\\\"b\\\\s/n\\nt\\tr\\rb\\bf\\f") != NULL);
-	CHECK(strstr(t, "caf\xc3\xa9") != NULL);	/* UTF-8 passed through */
-	CHECK(json_get_str(t, "k", buf, sizeof(buf)) == 0 &&
-	      !strcmp(buf, nasty));
+	CHECK(strstr(t, "caf\xc3\xa9") != NULL); /* UTF-8 passed through */
+	CHECK(json_get_str(t, "k", buf, sizeof(buf)) == 0 && !strcmp(buf, nasty));
 	/* exact fit and one short */
-	CHECK(json_get_str(t, "k", buf, sizeof(nasty)) == 0 &&
-	      !strcmp(buf, nasty));
+	CHECK(json_get_str(t, "k", buf, sizeof(nasty)) == 0 && !strcmp(buf, nasty));
 	CHECK(json_get_str(t, "k", buf, sizeof(nasty) - 1) == -ENAMETOOLONG);
 	CHECK(json_get_str(t, "k", buf, 0) == -ENAMETOOLONG);
 	json_writer_free(&w);
 
 	/* reader-side escapes the writer never produces */
-	CHECK(json_get_str("\"\\/\\u0041\\u00e9\\u65E5\"", "", buf,
-			   sizeof(buf)) == 0 &&
+	CHECK(json_get_str("\"\\/\\u0041\\u00e9\\u65E5\"", "", buf, sizeof(buf)) == 0 &&
 	      !strcmp(buf, "/A\xc3\xa9\xe6\x97\xa5"));
 	CHECK(json_get_str("\"\\ud83d\\ude00\"", "", buf, sizeof(buf)) == 0 &&
 	      !strcmp(buf, "\xf0\x9f\x98\x80"));
 	CHECK(json_get_str("\"\\ud83d\"", "", buf, sizeof(buf)) == -EINVAL);
 	CHECK(json_get_str("\"\\ude00\"", "", buf, sizeof(buf)) == -EINVAL);
-	CHECK(json_get_str("\"\\ud83d\\u0041\"", "", buf, sizeof(buf)) ==
-	      -EINVAL);
+	CHECK(json_get_str("\"\\ud83d\\u0041\"", "", buf, sizeof(buf)) == -EINVAL);
 	CHECK(json_get_str("\"a\\u0000b\"", "", buf, sizeof(buf)) == -EINVAL);
 	CHECK(json_get_str("\"abc\"", "", buf, 3) == -ENAMETOOLONG);
-	CHECK(!strcmp(buf, "ab"));	/* truncated but terminated */
+	CHECK(!strcmp(buf, "ab")); /* truncated but terminated */
 	CHECK(json_get_str("\"abc\"", "", buf, 4) == 0 && !strcmp(buf, "abc"));
 	/* keys with escapes match their decoded form */
-	CHECK(json_get_str("{\"a\\u0062\":\"x\"}", "ab", buf, sizeof(buf)) ==
-	      0 && !strcmp(buf, "x"));
+	CHECK(json_get_str("{\"a\\u0062\":\"x\"}", "ab", buf, sizeof(buf)) == 0 &&
+	      !strcmp(buf, "x"));
 	/* duplicate keys: first one wins */
-	CHECK(json_get_str("{\"a\":\"1\",\"a\":\"2\"}", "a", buf,
-			   sizeof(buf)) == 0 && !strcmp(buf, "1"));
+	CHECK(json_get_str("{\"a\":\"1\",\"a\":\"2\"}", "a", buf, sizeof(buf)) == 0 &&
+	      !strcmp(buf, "1"));
 }
 
 static void test_numbers(void)
@@ -274,16 +264,12 @@ static void test_numbers(void)
 	char big[1100];
 	long long i;
 
-	CHECK(json_get_int("9223372036854775807", "", &i) == 0 &&
-	      i == LLONG_MAX);
+	CHECK(json_get_int("9223372036854775807", "", &i) == 0 && i == LLONG_MAX);
 	CHECK(json_get_int("9223372036854775808", "", &i) == -EINVAL);
-	CHECK(json_get_uint("9223372036854775808", "", &u) == 0 &&
-	      u == 9223372036854775808ULL);
-	CHECK(json_get_int("-9223372036854775808", "", &i) == 0 &&
-	      i == LLONG_MIN);
+	CHECK(json_get_uint("9223372036854775808", "", &u) == 0 && u == 9223372036854775808ULL);
+	CHECK(json_get_int("-9223372036854775808", "", &i) == 0 && i == LLONG_MIN);
 	CHECK(json_get_int("-9223372036854775809", "", &i) == -EINVAL);
-	CHECK(json_get_uint("18446744073709551615", "", &u) == 0 &&
-	      u == ULLONG_MAX);
+	CHECK(json_get_uint("18446744073709551615", "", &u) == 0 && u == ULLONG_MAX);
 	CHECK(json_get_uint("18446744073709551616", "", &u) == -EINVAL);
 	CHECK(json_get_int("-18446744073709551616", "", &i) == -EINVAL);
 	CHECK(json_get_int("0", "", &i) == 0 && i == 0);
@@ -306,9 +292,8 @@ static void test_numbers(void)
 
 static void test_raw(void)
 {
-	static const char doc[] =
-		"{\"a\":1, \"target\" : {\"file\":\"x\\\"}y\",\"n\":[1,{}]} ,"
-		"\"z\":true}";
+	static const char doc[] = "{\"a\":1, \"target\" : {\"file\":\"x\\\"}y\",\"n\":[1,{}]} ,"
+				  "\"z\":true}";
 	struct json_writer w;
 	const char *start, *t;
 	char buf[16], *sub;
@@ -328,18 +313,16 @@ static void test_raw(void)
 	t = json_writer_finish(&w);
 	CHECK(t != NULL);
 	if (t) {
-		CHECK(json_get_str(t, "copy.file", buf, sizeof(buf)) == 0 &&
-		      !strcmp(buf, "x\"}y"));
+		CHECK(json_get_str(t, "copy.file", buf, sizeof(buf)) == 0 && !strcmp(buf, "x\"}y"));
 		CHECK(json_array_len(t, "copy.n") == 2);
 		CHECK(json_get_int(t, "after", &i) == 0 && i == 5);
 	}
 	json_writer_free(&w);
 	free(sub);
 
-	CHECK(json_get_raw(doc, "z", &start, &len) == 0 && len == 4 &&
-	      !strncmp(start, "true", 4));
-	CHECK(json_get_raw(doc, "target.n[1]", &start, &len) == 0 &&
-	      len == 2 && !strncmp(start, "{}", 2));
+	CHECK(json_get_raw(doc, "z", &start, &len) == 0 && len == 4 && !strncmp(start, "true", 4));
+	CHECK(json_get_raw(doc, "target.n[1]", &start, &len) == 0 && len == 2 &&
+	      !strncmp(start, "{}", 2));
 	CHECK(json_get_raw(doc, "nope", &start, &len) == -ENOENT);
 	CHECK(json_get_raw("null", "", &start, &len) == 0 && len == 4);
 
@@ -358,48 +341,48 @@ static void test_writer_misuse(void)
 	int d;
 
 	json_writer_init(&w);
-	CHECK(json_writer_finish(&w) == NULL);		/* empty */
+	CHECK(json_writer_finish(&w) == NULL); /* empty */
 	json_writer_free(&w);
 
 	json_writer_init(&w);
-	json_int(&w, "k", 1);				/* key at top */
+	json_int(&w, "k", 1); /* key at top */
 	CHECK(json_writer_finish(&w) == NULL);
 	json_writer_free(&w);
 
 	json_writer_init(&w);
 	json_obj_begin(&w, NULL);
-	json_int(&w, NULL, 1);				/* no key in obj */
+	json_int(&w, NULL, 1); /* no key in obj */
 	json_obj_end(&w);
 	CHECK(json_writer_finish(&w) == NULL);
 	json_writer_free(&w);
 
 	json_writer_init(&w);
 	json_arr_begin(&w, NULL);
-	json_int(&w, "k", 1);				/* key in array */
+	json_int(&w, "k", 1); /* key in array */
 	json_arr_end(&w);
 	CHECK(json_writer_finish(&w) == NULL);
 	json_writer_free(&w);
 
 	json_writer_init(&w);
-	json_obj_begin(&w, NULL);			/* unbalanced */
+	json_obj_begin(&w, NULL); /* unbalanced */
 	CHECK(json_writer_finish(&w) == NULL);
 	json_writer_free(&w);
 
 	json_writer_init(&w);
 	json_arr_begin(&w, NULL);
-	json_obj_end(&w);				/* wrong closer */
+	json_obj_end(&w); /* wrong closer */
 	json_arr_end(&w);
 	CHECK(json_writer_finish(&w) == NULL && w.err == -EINVAL);
 	json_writer_free(&w);
 
 	json_writer_init(&w);
-	json_arr_end(&w);				/* close at top */
+	json_arr_end(&w); /* close at top */
 	CHECK(json_writer_finish(&w) == NULL);
 	json_writer_free(&w);
 
 	json_writer_init(&w);
 	json_int(&w, NULL, 1);
-	json_int(&w, NULL, 2);				/* two values */
+	json_int(&w, NULL, 2); /* two values */
 	CHECK(json_writer_finish(&w) == NULL);
 	json_writer_free(&w);
 
@@ -491,14 +474,57 @@ static void test_nesting(void)
 static void test_malformed(void)
 {
 	static const char *const bad[] = {
-		"", " ", "{", "}", "[", "]", "[1,]", "[,1]", "{\"a\":}",
-		"{\"a\" 1}", "{\"a\":1,}", "{,}", "{1:2}", "{a:1}", "[1 2]",
-		"[1]]", "1 2", "01", "-01", "1.", ".5", "-", "+1", "1e",
-		"1e+", "0x10", "tru", "truex", "nul", "nulll", "True", "NaN",
-		"Infinity", "\"abc", "\"\\x\"", "\"\\u12g4\"", "\"\\u12\"",
-		"\"a\nb\"", "\"a\tb\"", "\"\\", "\"\\u", "\xff", "{\"a\":1}x",
-		"[\"a\":1]", "{\"a\",1}", "\"\\ud800\"", "\"\\udc00\\ud800\"",
-		"{\"a\":1}{", "[1,2", "'a'", "/* c */ 1",
+		"",
+		" ",
+		"{",
+		"}",
+		"[",
+		"]",
+		"[1,]",
+		"[,1]",
+		"{\"a\":}",
+		"{\"a\" 1}",
+		"{\"a\":1,}",
+		"{,}",
+		"{1:2}",
+		"{a:1}",
+		"[1 2]",
+		"[1]]",
+		"1 2",
+		"01",
+		"-01",
+		"1.",
+		".5",
+		"-",
+		"+1",
+		"1e",
+		"1e+",
+		"0x10",
+		"tru",
+		"truex",
+		"nul",
+		"nulll",
+		"True",
+		"NaN",
+		"Infinity",
+		"\"abc",
+		"\"\\x\"",
+		"\"\\u12g4\"",
+		"\"\\u12\"",
+		"\"a\nb\"",
+		"\"a\tb\"",
+		"\"\\",
+		"\"\\u",
+		"\xff",
+		"{\"a\":1}x",
+		"[\"a\":1]",
+		"{\"a\",1}",
+		"\"\\ud800\"",
+		"\"\\udc00\\ud800\"",
+		"{\"a\":1}{",
+		"[1,2",
+		"'a'",
+		"/* c */ 1",
 	};
 	unsigned long long u;
 	const char *start;
@@ -527,10 +553,9 @@ static void test_malformed(void)
 /* Every proper prefix of a valid document must be rejected, not crash. */
 static void test_truncation(void)
 {
-	static const char doc[] =
-		" {\"dev_id\":12,\"state\":\"LIVE\",\"f\":-1.5e-3,\"ok\":true,"
-		"\"n\":null,\"s\":\"a\\\"b\\\\c\\u00e9\\ud83d\\ude00\","
-		"\"q\":[{\"tid\":1},{\"tid\":2}],\"e\":[],\"o\":{}} ";
+	static const char doc[] = " {\"dev_id\":12,\"state\":\"LIVE\",\"f\":-1.5e-3,\"ok\":true,"
+				  "\"n\":null,\"s\":\"a\\\"b\\\\c\\u00e9\\ud83d\\ude00\","
+				  "\"q\":[{\"tid\":1},{\"tid\":2}],\"e\":[],\"o\":{}} ";
 	size_t n, len = strlen(doc);
 	long long v;
 	char *p;
@@ -552,9 +577,8 @@ static void test_truncation(void)
 /* Cheap deterministic fuzz: mutations and random token soup. */
 static void test_fuzz(void)
 {
-	static const char doc[] =
-		"{\"a\":[1,-2.5e3,\"x\\u0041\\n\",true,false,null,{\"b\":{}}],"
-		"\"s\":\"str\"}";
+	static const char doc[] = "{\"a\":[1,-2.5e3,\"x\\u0041\\n\",true,false,null,{\"b\":{}}],"
+				  "\"s\":\"str\"}";
 	static const char alpha[] = "{}[]\":,\\u0123456789-+.eEtrufalsn \x01";
 	unsigned int seed = 12345;
 	char buf[sizeof(doc)], soup[64], *p;

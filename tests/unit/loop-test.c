@@ -23,17 +23,16 @@
 
 static int failures;
 
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "%s:%d: FAILED: %s\n",		\
-				__FILE__, __LINE__, #cond);		\
-			failures++;					\
-		}							\
+#define CHECK(cond)                                                                        \
+	do {                                                                               \
+		if (!(cond)) {                                                             \
+			fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
+			failures++;                                                        \
+		}                                                                          \
 	} while (0)
 
-#define DEPTH	 4
-#define Q_ID	 3
+#define DEPTH 4
+#define Q_ID 3
 #define BUF_SIZE (64U << 10) /* per tag */
 #define FILE_SIZE (1U << 20)
 
@@ -135,20 +134,19 @@ static void check_sqe(int line, int i, const struct want *w)
 	const struct io_uring_sqe *s = &fake.sqes[i];
 
 	if (i >= fake.nr_sqes) {
-		fprintf(stderr, "%s:%d: FAILED: no SQE %d (%d queued)\n",
-			__FILE__, line, i, fake.nr_sqes);
+		fprintf(stderr, "%s:%d: FAILED: no SQE %d (%d queued)\n", __FILE__, line, i,
+			fake.nr_sqes);
 		failures++;
 		return;
 	}
-#define FIELD(got, exp)							\
-	do {								\
-		if ((__u64)(got) != (__u64)(exp)) {			\
+#define FIELD(got, exp)                                                                      \
+	do {                                                                                 \
+		if ((__u64)(got) != (__u64)(exp)) {                                          \
 			fprintf(stderr, "%s:%d: FAILED: sqe[%d] %s = 0x%llx, want 0x%llx\n", \
-				__FILE__, line, i, #got,		\
-				(unsigned long long)(got),		\
-				(unsigned long long)(exp));		\
-			failures++;					\
-		}							\
+				__FILE__, line, i, #got, (unsigned long long)(got),          \
+				(unsigned long long)(exp));                                  \
+			failures++;                                                          \
+		}                                                                            \
 	} while (0)
 	FIELD(s->opcode, w->opcode);
 	FIELD(s->fd, w->fd);
@@ -167,10 +165,10 @@ static void check_sqe(int line, int i, const struct want *w)
 #undef FIELD
 }
 
-#define CHECK_SQE(i, ...)						\
-	do {								\
-		struct want w_ = { __VA_ARGS__ };			\
-		check_sqe(__LINE__, i, &w_);				\
+#define CHECK_SQE(i, ...)                         \
+	do {                                      \
+		struct want w_ = { __VA_ARGS__ }; \
+		check_sqe(__LINE__, i, &w_);      \
 	} while (0)
 
 static int count_fds(void)
@@ -224,8 +222,7 @@ static void check_dump(const char *file, bool direct)
 	CHECK(t != NULL);
 	if (t) {
 		CHECK(realpath(file, want) != NULL);
-		CHECK(json_get_str(t, "file", path, sizeof(path)) == 0 &&
-		      !strcmp(path, want));
+		CHECK(json_get_str(t, "file", path, sizeof(path)) == 0 && !strcmp(path, want));
 		CHECK(json_get_uint(t, "dev_size", &u) == 0 && u == FILE_SIZE);
 		CHECK(json_get_bool(t, "direct_io", &b) == 0 && b == direct);
 		CHECK(json_get_bool(t, "block_device", &b) == 0 && !b);
@@ -300,8 +297,7 @@ static void test_init_relative(void)
 }
 
 /* init must fail with -@err (0: any), say why, and leave nothing open. */
-static void check_init_fails(int line, const char *file, __u64 size,
-			     int err, const char *needle)
+static void check_init_fails(int line, const char *file, __u64 size, int err, const char *needle)
 {
 	struct ublk_dev_opts o;
 	int nfd = count_fds();
@@ -312,18 +308,18 @@ static void check_init_fails(int line, const char *file, __u64 size,
 	o.size = size;
 	ret = loop_tgt_ops.init(&dev, &o);
 	if (ret >= 0 || (err && ret != -err)) {
-		fprintf(stderr, "%s:%d: FAILED: init(%s) = %d, want %d\n",
-			__FILE__, line, file ?: "NULL", ret, err ? -err : -1);
+		fprintf(stderr, "%s:%d: FAILED: init(%s) = %d, want %d\n", __FILE__, line,
+			file ?: "NULL", ret, err ? -err : -1);
 		failures++;
 	}
 	if (!dev.errmsg[0] || (needle && !strstr(dev.errmsg, needle))) {
-		fprintf(stderr, "%s:%d: FAILED: message '%s' lacks '%s'\n",
-			__FILE__, line, dev.errmsg, needle ?: "");
+		fprintf(stderr, "%s:%d: FAILED: message '%s' lacks '%s'\n", __FILE__, line,
+			dev.errmsg, needle ?: "");
 		failures++;
 	}
 	if (count_fds() != nfd) {
-		fprintf(stderr, "%s:%d: FAILED: %d fds open, want %d\n",
-			__FILE__, line, count_fds(), nfd);
+		fprintf(stderr, "%s:%d: FAILED: %d fds open, want %d\n", __FILE__, line,
+			count_fds(), nfd);
 		failures++;
 	}
 	CHECK(dev.tgt.priv == NULL);
@@ -358,8 +354,7 @@ static void test_init_errors(void)
 		failures++;
 	}
 	if (access("/dev/null", R_OK | W_OK) == 0)
-		check_init_fails(__LINE__, "/dev/null", 0, EINVAL,
-				 "not a regular file");
+		check_init_fails(__LINE__, "/dev/null", 0, EINVAL, "not a regular file");
 }
 
 /* ---- queue_io: the SQEs of each request --------------------------------- */
@@ -370,9 +365,8 @@ static void test_copy_mode(void)
 	setup(UBLK_DATA_COPY);
 	CHECK(start(1, UBLK_IO_OP_READ, 8, 16) == 1);
 	CHECK(fake.nr_sqes == 1);
-	CHECK_SQE(0, .opcode = IORING_OP_READ, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE, .addr = addr_of(1), .len = 16 * 512,
-		  .off = 8 * 512, .tag = 1);
+	CHECK_SQE(0, .opcode = IORING_OP_READ, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .addr = addr_of(1), .len = 16 * 512, .off = 8 * 512, .tag = 1);
 	CHECK(ios[1].pending == 1);
 	CHECK(fake.nr_done == 0);
 	cqe(0, 16 * 512);
@@ -383,32 +377,28 @@ static void test_copy_mode(void)
 	setup(UBLK_DATA_COPY);
 	CHECK(start(2, UBLK_IO_OP_WRITE, 100, 8) == 1);
 	CHECK(fake.nr_sqes == 1);
-	CHECK_SQE(0, .opcode = IORING_OP_WRITE, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE, .addr = addr_of(2), .len = 8 * 512,
-		  .off = 100 * 512, .tag = 2);
+	CHECK_SQE(0, .opcode = IORING_OP_WRITE, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .addr = addr_of(2), .len = 8 * 512, .off = 100 * 512, .tag = 2);
 	cqe(0, -EIO);
 	CHECK(done_res(2) == -EIO);
 
 	/* WRITE with FUA: RWF_DSYNC */
 	setup(UBLK_DATA_COPY);
 	CHECK(start(0, UBLK_IO_OP_WRITE | UBLK_IO_F_FUA, 0, 1) == 1);
-	CHECK_SQE(0, .opcode = IORING_OP_WRITE, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE, .addr = addr_of(0), .len = 512,
-		  .off = 0, .rw_flags = RWF_DSYNC, .tag = 0);
+	CHECK_SQE(0, .opcode = IORING_OP_WRITE, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .addr = addr_of(0), .len = 512, .off = 0, .rw_flags = RWF_DSYNC, .tag = 0);
 
 	/* FUA means nothing to a READ */
 	setup(UBLK_DATA_COPY);
 	CHECK(start(3, UBLK_IO_OP_READ | UBLK_IO_F_FUA, 0, 1) == 1);
-	CHECK_SQE(0, .opcode = IORING_OP_READ, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE, .addr = addr_of(3), .len = 512,
-		  .tag = 3);
+	CHECK_SQE(0, .opcode = IORING_OP_READ, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .addr = addr_of(3), .len = 512, .tag = 3);
 
 	/* offsets past 4G sectors and the largest I/O are not truncated */
 	setup(UBLK_DATA_COPY);
 	CHECK(start(3, UBLK_IO_OP_READ, 1ULL << 33, (32U << 20) >> 9) == 1);
-	CHECK_SQE(0, .opcode = IORING_OP_READ, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE, .addr = addr_of(3),
-		  .len = 32U << 20, .off = 1ULL << 42, .tag = 3);
+	CHECK_SQE(0, .opcode = IORING_OP_READ, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .addr = addr_of(3), .len = 32U << 20, .off = 1ULL << 42, .tag = 3);
 
 	/* a short read is passed on as is: the kernel ends it partially */
 	setup(UBLK_DATA_COPY);
@@ -424,18 +414,14 @@ static void test_user_copy_mode(void)
 	/* READ: backing file -> buffer, linked to buffer -> request */
 	setup(UBLK_DATA_USER_COPY);
 	pos = ublk_user_copy_pos(Q_ID, 2);
-	CHECK(pos == UBLKSRV_IO_BUF_OFFSET + (3ULL << UBLK_QID_OFF) +
-		     (2ULL << UBLK_TAG_OFF));
+	CHECK(pos == UBLKSRV_IO_BUF_OFFSET + (3ULL << UBLK_QID_OFF) + (2ULL << UBLK_TAG_OFF));
 	CHECK(start(2, UBLK_IO_OP_READ, 16, 8) == 2);
 	CHECK(fake.nr_sqes == 2);
-	CHECK_SQE(0, .opcode = IORING_OP_READ, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE | IOSQE_IO_LINK, .addr = addr_of(2),
-		  .len = 4096, .off = 16 * 512, .tag = 2);
-	CHECK_SQE(1, .opcode = IORING_OP_WRITE, .fd = 0,
-		  .flags = IOSQE_FIXED_FILE, .addr = addr_of(2), .len = 4096,
-		  .off = pos, .tag = 2);
-	CHECK(ublk_ud_op(fake.sqes[0].user_data) !=
-	      ublk_ud_op(fake.sqes[1].user_data));
+	CHECK_SQE(0, .opcode = IORING_OP_READ, .fd = 1, .flags = IOSQE_FIXED_FILE | IOSQE_IO_LINK,
+		  .addr = addr_of(2), .len = 4096, .off = 16 * 512, .tag = 2);
+	CHECK_SQE(1, .opcode = IORING_OP_WRITE, .fd = 0, .flags = IOSQE_FIXED_FILE,
+		  .addr = addr_of(2), .len = 4096, .off = pos, .tag = 2);
+	CHECK(ublk_ud_op(fake.sqes[0].user_data) != ublk_ud_op(fake.sqes[1].user_data));
 	CHECK(ios[2].pending == 2);
 	cqe(0, 4096);
 	CHECK(fake.nr_done == 0);
@@ -448,12 +434,11 @@ static void test_user_copy_mode(void)
 	pos = ublk_user_copy_pos(Q_ID, 1);
 	CHECK(start(1, UBLK_IO_OP_WRITE | UBLK_IO_F_FUA, 24, 16) == 2);
 	CHECK(fake.nr_sqes == 2);
-	CHECK_SQE(0, .opcode = IORING_OP_READ, .fd = 0,
-		  .flags = IOSQE_FIXED_FILE | IOSQE_IO_LINK, .addr = addr_of(1),
-		  .len = 8192, .off = pos, .tag = 1);
-	CHECK_SQE(1, .opcode = IORING_OP_WRITE, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE, .addr = addr_of(1), .len = 8192,
-		  .off = 24 * 512, .rw_flags = RWF_DSYNC, .tag = 1);
+	CHECK_SQE(0, .opcode = IORING_OP_READ, .fd = 0, .flags = IOSQE_FIXED_FILE | IOSQE_IO_LINK,
+		  .addr = addr_of(1), .len = 8192, .off = pos, .tag = 1);
+	CHECK_SQE(1, .opcode = IORING_OP_WRITE, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .addr = addr_of(1), .len = 8192, .off = 24 * 512, .rw_flags = RWF_DSYNC,
+		  .tag = 1);
 	cqe(0, 8192);
 	CHECK(fake.nr_done == 0);
 	cqe(1, 8192);
@@ -516,13 +501,13 @@ static void test_interleaved(void)
 	CHECK(start(1, UBLK_IO_OP_WRITE, 8, 8) == 2);
 	CHECK(fake.nr_sqes == 4);
 	CHECK(q.tgt_inflight == 2);
-	cqe(2, 4096);		/* tag 1 copy */
-	cqe(0, -EIO);		/* tag 0 backing read */
+	cqe(2, 4096); /* tag 1 copy */
+	cqe(0, -EIO); /* tag 0 backing read */
 	CHECK(fake.nr_done == 0);
-	cqe(1, -ECANCELED);	/* tag 0 copy */
+	cqe(1, -ECANCELED); /* tag 0 copy */
 	CHECK(fake.nr_done == 1);
 	CHECK(fake.done[0].tag == 0 && fake.done[0].res == -EIO);
-	cqe(3, 4096);		/* tag 1 backing write */
+	cqe(3, 4096); /* tag 1 backing write */
 	CHECK(fake.nr_done == 2);
 	CHECK(fake.done[1].tag == 1 && fake.done[1].res == 4096);
 	CHECK(fake.done[1].pending == 0);
@@ -534,25 +519,22 @@ static void test_auto_zc_mode(void)
 	setup(UBLK_DATA_AUTO_ZC);
 	CHECK(start(3, UBLK_IO_OP_READ, 8, 16) == 1);
 	CHECK(fake.nr_sqes == 1);
-	CHECK_SQE(0, .opcode = IORING_OP_READ_FIXED, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE, .addr = 0, .len = 8192,
-		  .off = 4096, .buf_index = 3, .tag = 3);
+	CHECK_SQE(0, .opcode = IORING_OP_READ_FIXED, .fd = 1, .flags = IOSQE_FIXED_FILE, .addr = 0,
+		  .len = 8192, .off = 4096, .buf_index = 3, .tag = 3);
 	cqe(0, 8192);
 	CHECK(done_res(3) == 8192);
 
 	setup(UBLK_DATA_AUTO_ZC);
 	CHECK(start(2, UBLK_IO_OP_WRITE, 1, 1) == 1);
-	CHECK_SQE(0, .opcode = IORING_OP_WRITE_FIXED, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE, .addr = 0, .len = 512, .off = 512,
-		  .buf_index = 2, .tag = 2);
+	CHECK_SQE(0, .opcode = IORING_OP_WRITE_FIXED, .fd = 1, .flags = IOSQE_FIXED_FILE, .addr = 0,
+		  .len = 512, .off = 512, .buf_index = 2, .tag = 2);
 	cqe(0, -EIO);
 	CHECK(done_res(2) == -EIO);
 
 	setup(UBLK_DATA_AUTO_ZC);
 	CHECK(start(1, UBLK_IO_OP_WRITE | UBLK_IO_F_FUA, 0, 8) == 1);
-	CHECK_SQE(0, .opcode = IORING_OP_WRITE_FIXED, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE, .addr = 0, .len = 4096,
-		  .rw_flags = RWF_DSYNC, .buf_index = 1, .tag = 1);
+	CHECK_SQE(0, .opcode = IORING_OP_WRITE_FIXED, .fd = 1, .flags = IOSQE_FIXED_FILE, .addr = 0,
+		  .len = 4096, .rw_flags = RWF_DSYNC, .buf_index = 1, .tag = 1);
 }
 
 static void test_other_ops(enum ublk_data_mode mode)
@@ -560,8 +542,11 @@ static void test_other_ops(enum ublk_data_mode mode)
 	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 	const int zero = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
 	static const __u32 unknown[] = {
-		UBLK_IO_OP_WRITE_SAME, UBLK_IO_OP_ZONE_OPEN,
-		UBLK_IO_OP_ZONE_APPEND, UBLK_IO_OP_REPORT_ZONES, 0xff,
+		UBLK_IO_OP_WRITE_SAME,
+		UBLK_IO_OP_ZONE_OPEN,
+		UBLK_IO_OP_ZONE_APPEND,
+		UBLK_IO_OP_REPORT_ZONES,
+		0xff,
 	};
 	size_t i;
 
@@ -569,9 +554,8 @@ static void test_other_ops(enum ublk_data_mode mode)
 	setup(mode);
 	CHECK(start(1, UBLK_IO_OP_FLUSH, 0, 0) == 1);
 	CHECK(fake.nr_sqes == 1);
-	CHECK_SQE(0, .opcode = IORING_OP_FSYNC, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE, .rw_flags = IORING_FSYNC_DATASYNC,
-		  .tag = 1);
+	CHECK_SQE(0, .opcode = IORING_OP_FSYNC, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .rw_flags = IORING_FSYNC_DATASYNC, .tag = 1);
 	cqe(0, 0);
 	CHECK(done_res(1) == 0);
 
@@ -584,26 +568,22 @@ static void test_other_ops(enum ublk_data_mode mode)
 	setup(mode);
 	CHECK(start(2, UBLK_IO_OP_DISCARD, 2048, 4096) == 1);
 	CHECK(fake.nr_sqes == 1);
-	CHECK_SQE(0, .opcode = IORING_OP_FALLOCATE, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE, .addr = 4096 * 512, .len = punch,
-		  .off = 2048 * 512, .tag = 2);
+	CHECK_SQE(0, .opcode = IORING_OP_FALLOCATE, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .addr = 4096 * 512, .len = punch, .off = 2048 * 512, .tag = 2);
 	cqe(0, 0);
 	CHECK(done_res(2) == 0);
 
 	/* the largest discard the params allow, far out */
 	setup(mode);
 	CHECK(start(2, UBLK_IO_OP_DISCARD, 1ULL << 33, UINT_MAX >> 9) == 1);
-	CHECK_SQE(0, .opcode = IORING_OP_FALLOCATE, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE,
-		  .addr = (__u64)(UINT_MAX >> 9) << 9, .len = punch,
-		  .off = 1ULL << 42, .tag = 2);
+	CHECK_SQE(0, .opcode = IORING_OP_FALLOCATE, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .addr = (__u64)(UINT_MAX >> 9) << 9, .len = punch, .off = 1ULL << 42, .tag = 2);
 
 	/* WRITE_ZEROES may unmap: a hole */
 	setup(mode);
 	CHECK(start(0, UBLK_IO_OP_WRITE_ZEROES, 8, 8) == 1);
-	CHECK_SQE(0, .opcode = IORING_OP_FALLOCATE, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE, .addr = 4096, .len = punch,
-		  .off = 4096, .tag = 0);
+	CHECK_SQE(0, .opcode = IORING_OP_FALLOCATE, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .addr = 4096, .len = punch, .off = 4096, .tag = 0);
 	cqe(0, 0);
 	CHECK(done_res(0) == 0);
 
@@ -611,9 +591,8 @@ static void test_other_ops(enum ublk_data_mode mode)
 	setup(mode);
 	CHECK(start(3, UBLK_IO_OP_WRITE_ZEROES | UBLK_IO_F_NOUNMAP, 16, 32) == 1);
 	CHECK(fake.nr_sqes == 1);
-	CHECK_SQE(0, .opcode = IORING_OP_FALLOCATE, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE, .addr = 32 * 512, .len = zero,
-		  .off = 16 * 512, .tag = 3);
+	CHECK_SQE(0, .opcode = IORING_OP_FALLOCATE, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .addr = 32 * 512, .len = zero, .off = 16 * 512, .tag = 3);
 	cqe(0, 0);
 	CHECK(done_res(3) == 0);
 
@@ -624,9 +603,8 @@ static void test_other_ops(enum ublk_data_mode mode)
 	CHECK(fake.nr_done == 0);
 	CHECK(fake.nr_sqes == 2);
 	CHECK(ios[3].pending == 1);
-	CHECK_SQE(1, .opcode = IORING_OP_FALLOCATE, .fd = 1,
-		  .flags = IOSQE_FIXED_FILE, .addr = 32 * 512, .len = punch,
-		  .off = 16 * 512, .tag = 3);
+	CHECK_SQE(1, .opcode = IORING_OP_FALLOCATE, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .addr = 32 * 512, .len = punch, .off = 16 * 512, .tag = 3);
 	cqe(1, 0);
 	CHECK(done_res(3) == 0);
 
@@ -678,8 +656,7 @@ static int run(int tag, __u32 op_flags, __u64 sector, __u32 nr_sectors)
 	for (i = 0; i < 100 && !fake.nr_done; i++) {
 		ret = io_uring_submit_and_wait(&q.ring, 1);
 		if (ret < 0) {
-			fprintf(stderr, "io_uring_submit_and_wait: %s\n",
-				strerror(-ret));
+			fprintf(stderr, "io_uring_submit_and_wait: %s\n", strerror(-ret));
 			failures++;
 			return INT_MIN;
 		}
@@ -688,8 +665,7 @@ static int run(int tag, __u32 op_flags, __u64 sector, __u32 nr_sectors)
 			io_uring_cqe_seen(&q.ring, c);
 			CHECK(ublk_ud_is_tgt(copy.user_data));
 			CHECK((int)ublk_ud_tag(copy.user_data) == tag);
-			loop_tgt_ops.io_done(&q, ublk_ud_tag(copy.user_data),
-					     &copy);
+			loop_tgt_ops.io_done(&q, ublk_ud_tag(copy.user_data), &copy);
 		}
 	}
 	CHECK(fake.nr_done == 1);
@@ -793,8 +769,7 @@ static void test_data(void)
 	/* user copy: request (the cdev file) <-> buffer <-> backing file */
 	dev.data_mode = UBLK_DATA_USER_COPY;
 	fill(pattern, len, 3);
-	CHECK(pwrite(cdev_fd, pattern, len, ublk_user_copy_pos(1, 0)) ==
-	      (ssize_t)len);
+	CHECK(pwrite(cdev_fd, pattern, len, ublk_user_copy_pos(1, 0)) == (ssize_t)len);
 	CHECK(run(0, UBLK_IO_OP_WRITE, 256, len >> 9) == (int)len);
 	CHECK(file_has(img_fd, 256 * 512, pattern, len));
 	CHECK(run(3, UBLK_IO_OP_READ, 256, len >> 9) == (int)len);
@@ -841,8 +816,7 @@ int main(void)
 		perror("posix_memalign");
 		return 2;
 	}
-	snprintf(tmpdir, sizeof(tmpdir), "%s/loop-test.XXXXXX",
-		 t && *t ? t : "/tmp");
+	snprintf(tmpdir, sizeof(tmpdir), "%s/loop-test.XXXXXX", t && *t ? t : "/tmp");
 	if (!mkdtemp(tmpdir)) {
 		perror("mkdtemp");
 		return 2;

@@ -10,15 +10,13 @@
 
 static int failures;
 
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "%s:%d: FAILED: %s\n",		\
-				__FILE__, __LINE__, #cond);		\
-			failures++;					\
-		}							\
+#define CHECK(cond)                                                                        \
+	do {                                                                               \
+		if (!(cond)) {                                                             \
+			fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
+			failures++;                                                        \
+		}                                                                          \
 	} while (0)
-
 
 #define MAX_ARGS 32
 
@@ -51,15 +49,15 @@ static int parse(struct add_args *a, char *err, size_t err_len, ...)
 #define PARSE(a, ...) parse(a, err, sizeof(err), __VA_ARGS__, (char *)NULL)
 
 /* The call failed (-EINVAL, or -ERANGE) and err mentions @needle. */
-#define CHECK_ERR(ret, needle)						\
-	do {								\
-		CHECK((ret) < 0);					\
-		CHECK(err[0] != '\0');					\
-		if (!strstr(err, needle)) {				\
-			fprintf(stderr, "%s:%d: FAILED: '%s' not in '%s'\n", \
-				__FILE__, __LINE__, needle, err);	\
-			failures++;					\
-		}							\
+#define CHECK_ERR(ret, needle)                                                                   \
+	do {                                                                                     \
+		CHECK((ret) < 0);                                                                \
+		CHECK(err[0] != '\0');                                                           \
+		if (!strstr(err, needle)) {                                                      \
+			fprintf(stderr, "%s:%d: FAILED: '%s' not in '%s'\n", __FILE__, __LINE__, \
+				needle, err);                                                    \
+			failures++;                                                              \
+		}                                                                                \
 	} while (0)
 
 static void test_parse_uint(void)
@@ -81,8 +79,7 @@ static void test_parse_uint(void)
 	CHECK(parse_uint("0x10000", 0xffff, &v) == -ERANGE && v == 7);
 	CHECK(parse_uint("1", 0, &v) == -ERANGE && v == 7);
 	CHECK(parse_uint("0", 0, &v) == 0 && v == 0);
-	CHECK(parse_uint("18446744073709551615", ~0ULL, &v) == 0 &&
-	      v == ~0ULL);
+	CHECK(parse_uint("18446744073709551615", ~0ULL, &v) == 0 && v == ~0ULL);
 	CHECK(parse_uint("0xffffffffffffffff", ~0ULL, &v) == 0 && v == ~0ULL);
 
 	/* overflow of unsigned long long */
@@ -167,13 +164,11 @@ static void test_parse_size(void)
 	CHECK(parse_size("16777215T", &v) == 0 && v == 16777215ULL << 40);
 	v = 7;
 	CHECK(parse_size("16777216T", &v) == -ERANGE && v == 7);
-	CHECK(parse_size("17179869183G", &v) == 0 &&
-	      v == 17179869183ULL << 30);
+	CHECK(parse_size("17179869183G", &v) == 0 && v == 17179869183ULL << 30);
 	v = 7;
 	CHECK(parse_size("17179869184G", &v) == -ERANGE && v == 7);
 	CHECK(parse_size("18014398509481984K", &v) == -ERANGE && v == 7);
-	CHECK(parse_size("18014398509481983K", &v) == 0 &&
-	      v == 18014398509481983ULL << 10);
+	CHECK(parse_size("18014398509481983K", &v) == 0 && v == 18014398509481983ULL << 10);
 }
 
 static void test_defaults(void)
@@ -204,8 +199,7 @@ static void test_options(void)
 	char err[256];
 
 	/* short options */
-	CHECK(PARSE(&a, "-t", "loop", "-n", "5", "-q", "4", "-d", "64",
-		    "-f", "/img", "-u") == 0);
+	CHECK(PARSE(&a, "-t", "loop", "-n", "5", "-q", "4", "-d", "64", "-f", "/img", "-u") == 0);
 	CHECK(!strcmp(a.type, "loop"));
 	CHECK(a.opts.dev_id == 5);
 	CHECK(a.opts.nr_queues == 4);
@@ -215,9 +209,9 @@ static void test_options(void)
 	CHECK(!a.foreground && !a.opts.buffered_io);
 
 	/* long options, both "--opt value" and "--opt=value" */
-	CHECK(PARSE(&a, "--type", "null", "--number=7", "--queues", "2",
-		    "--depth=32", "--file", "/x", "--size", "1G",
-		    "--max_io_size", "1M", "--buffered_io", "--foreground") == 0);
+	CHECK(PARSE(&a, "--type", "null", "--number=7", "--queues", "2", "--depth=32", "--file",
+		    "/x", "--size", "1G", "--max_io_size", "1M", "--buffered_io",
+		    "--foreground") == 0);
 	CHECK(!strcmp(a.type, "null"));
 	CHECK(a.opts.dev_id == 7);
 	CHECK(a.opts.nr_queues == 2);
@@ -242,12 +236,9 @@ static void test_options(void)
 	      a.opts.data_mode == UBLK_DATA_USER_COPY);
 	CHECK(PARSE(&a, "-t", "loop", "--usercopy") == 0 &&
 	      a.opts.data_mode == UBLK_DATA_USER_COPY);
-	CHECK(PARSE(&a, "-t", "loop", "-z") == 0 &&
-	      a.opts.data_mode == UBLK_DATA_AUTO_ZC);
-	CHECK(PARSE(&a, "-t", "loop", "--zero_copy") == 0 &&
-	      a.opts.data_mode == UBLK_DATA_AUTO_ZC);
-	CHECK(PARSE(&a, "-t", "loop", "--auto_zc") == 0 &&
-	      a.opts.data_mode == UBLK_DATA_AUTO_ZC);
+	CHECK(PARSE(&a, "-t", "loop", "-z") == 0 && a.opts.data_mode == UBLK_DATA_AUTO_ZC);
+	CHECK(PARSE(&a, "-t", "loop", "--zero_copy") == 0 && a.opts.data_mode == UBLK_DATA_AUTO_ZC);
+	CHECK(PARSE(&a, "-t", "loop", "--auto_zc") == 0 && a.opts.data_mode == UBLK_DATA_AUTO_ZC);
 	/* repeating the same mode is fine */
 	CHECK(PARSE(&a, "-t", "loop", "-u", "--usercopy") == 0 &&
 	      a.opts.data_mode == UBLK_DATA_USER_COPY);
@@ -255,14 +246,13 @@ static void test_options(void)
 	      a.opts.data_mode == UBLK_DATA_AUTO_ZC);
 
 	/* limits */
-	CHECK(PARSE(&a, "-t", "null", "-n", "1048575", "-q", "65535",
-		    "-d", "65535", "--max_io_size", "32M") == 0);
+	CHECK(PARSE(&a, "-t", "null", "-n", "1048575", "-q", "65535", "-d", "65535",
+		    "--max_io_size", "32M") == 0);
 	CHECK(a.opts.dev_id == 1048575);
 	CHECK(a.opts.nr_queues == 65535 && a.opts.depth == 65535);
 	CHECK(a.opts.max_io_bytes == 32U << 20);
 	CHECK(PARSE(&a, "-t", "null", "--size", "0") == 0 && a.opts.size == 0);
-	CHECK(PARSE(&a, "-t", "null", "--size", "1T") == 0 &&
-	      a.opts.size == 1ULL << 40);
+	CHECK(PARSE(&a, "-t", "null", "--size", "1T") == 0 && a.opts.size == 1ULL << 40);
 
 	/* the last of a repeated option wins */
 	CHECK(PARSE(&a, "-t", "null", "-t", "loop", "-q", "2", "-q", "3") == 0);
@@ -285,8 +275,7 @@ static void test_errors(void)
 
 	CHECK_ERR(PARSE(&a, "-t", "loop", "-u", "-z"), "exclude");
 	CHECK_ERR(PARSE(&a, "-t", "loop", "-z", "-u"), "exclude");
-	CHECK_ERR(PARSE(&a, "-t", "loop", "--user_copy", "--auto_zc"),
-		  "exclude");
+	CHECK_ERR(PARSE(&a, "-t", "loop", "--user_copy", "--auto_zc"), "exclude");
 	CHECK_ERR(PARSE(&a, "-t", "loop", "-uz"), "exclude");
 
 	CHECK_ERR(PARSE(&a, "-t", "null", "-q", "abc"), "-q");
@@ -307,12 +296,9 @@ static void test_errors(void)
 	CHECK(strstr(err, "1Q") != NULL);
 	CHECK_ERR(PARSE(&a, "-t", "null", "--size", "-1"), "--size");
 	CHECK_ERR(PARSE(&a, "-t", "null", "--size", "16777216T"), "--size");
-	CHECK_ERR(PARSE(&a, "-t", "null", "--max_io_size", "33M"),
-		  "--max_io_size");
-	CHECK_ERR(PARSE(&a, "-t", "null", "--max_io_size", "32M1"),
-		  "--max_io_size");
-	CHECK_ERR(PARSE(&a, "-t", "null", "--max_io_size", "junk"),
-		  "--max_io_size");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--max_io_size", "33M"), "--max_io_size");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--max_io_size", "32M1"), "--max_io_size");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--max_io_size", "junk"), "--max_io_size");
 
 	CHECK_ERR(PARSE(&a, "-t", "null", "--bogus"), "--bogus");
 	CHECK(strstr(err, "unknown option") != NULL);
@@ -417,15 +403,12 @@ static void test_recovery(void)
 	CHECK(PARSE(&a, "-t", "null", "-r", "1") == 0 && a.opts.extra_flags == rec);
 	CHECK(PARSE(&a, "-t", "null", "-r", "1", "-i", "1") == 0 &&
 	      a.opts.extra_flags == (rec | reissue));
-	CHECK(PARSE(&a, "-t", "null", "-r1", "-e1") == 0 &&
-	      a.opts.extra_flags == (rec | fail_io));
+	CHECK(PARSE(&a, "-t", "null", "-r1", "-e1") == 0 && a.opts.extra_flags == (rec | fail_io));
 	CHECK(PARSE(&a, "-t", "null", "-r", "0") == 0 && a.opts.extra_flags == 0);
-	CHECK(PARSE(&a, "-t", "null", "--recovery_enable=1",
-		    "--recovery_reissue=1") == 0 &&
+	CHECK(PARSE(&a, "-t", "null", "--recovery_enable=1", "--recovery_reissue=1") == 0 &&
 	      a.opts.extra_flags == (rec | reissue));
 	/* the spelled-out modes */
-	CHECK(PARSE(&a, "-t", "null", "--recovery=requeue") == 0 &&
-	      a.opts.extra_flags == rec);
+	CHECK(PARSE(&a, "-t", "null", "--recovery=requeue") == 0 && a.opts.extra_flags == rec);
 	CHECK(PARSE(&a, "-t", "null", "--recovery", "reissue") == 0 &&
 	      a.opts.extra_flags == (rec | reissue));
 	CHECK(PARSE(&a, "-t", "null", "--recovery=fail-io") == 0 &&
@@ -440,8 +423,7 @@ static void test_recovery(void)
 
 	CHECK_ERR(PARSE(&a, "-t", "null", "-i", "1"), "-r 1");
 	CHECK_ERR(PARSE(&a, "-t", "null", "-e", "1"), "-r 1");
-	CHECK_ERR(PARSE(&a, "-t", "null", "-r", "1", "-i", "1", "-e", "1"),
-		  "exclude");
+	CHECK_ERR(PARSE(&a, "-t", "null", "-r", "1", "-i", "1", "-e", "1"), "exclude");
 	CHECK_ERR(PARSE(&a, "-t", "null", "-r", "2"), "-r");
 	CHECK_ERR(PARSE(&a, "-t", "null", "-r", "yes"), "0 or 1");
 	CHECK_ERR(PARSE(&a, "-t", "null", "--recovery=maybe"), "maybe");
@@ -461,8 +443,8 @@ static void test_bpf_unprivileged(void)
 	/* the mode is optional, so a separate word is not it */
 	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf", "auto"), "unexpected argument 'auto'");
 	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf=yes"), "--bpf");
-	CHECK(PARSE(&a, "-t", "null", "--bpf", "--bpf_redirect", "3", "--bpf_eagain",
-		    "--bpf_split", "64k") == 0 &&
+	CHECK(PARSE(&a, "-t", "null", "--bpf", "--bpf_redirect", "3", "--bpf_eagain", "--bpf_split",
+		    "64k") == 0 &&
 	      a.opts.bpf_redirect_every == 3 && a.opts.bpf_eagain &&
 	      a.opts.bpf_split_bytes == 65536);
 	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf_redirect", "3"), "need --bpf");
