@@ -12,17 +12,10 @@
 
 #include "cli.h"
 
-static int failures;
+#include "check.h"
+
 static char dir[] = "/tmp/config-test.XXXXXX";
 static char ini[256], backing[256];
-
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                        \
-		}                                                                          \
-	} while (0)
 
 static void write_file(const char *path, const char *text)
 {

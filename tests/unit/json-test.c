@@ -8,15 +8,7 @@
 
 #include "json.h"
 
-static int failures;
-
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                        \
-		}                                                                          \
-	} while (0)
+#include "check.h"
 
 /* Exact-size heap copy so the sanitizer catches any read past the NUL. */
 static char *dup_n(const char *s, size_t n)
