@@ -108,6 +108,8 @@
 #define UBLK_F_SAFE_STOP_DEV (1ULL << 17)
 #define UBLK_F_NO_AUTO_PART_SCAN (1ULL << 18)
 #define UBLK_F_SHMEM_ZC (1ULL << 19)
+/* ublksrv_io_desc size given by ublksrv_ctrl_dev_info.io_desc_size */
+#define UBLK_F_IO_DESC_SIZE (1ULL << 20)
 
 /* Device states. */
 #define UBLK_S_DEV_DEAD 0
@@ -131,7 +133,7 @@ struct ublksrv_ctrl_dev_info {
 	__u16 nr_hw_queues;
 	__u16 queue_depth;
 	__u16 state;
-	__u16 pad0;
+	__u16 io_desc_size; /* with UBLK_F_IO_DESC_SIZE; 0: the default */
 	__u32 max_io_buf_bytes;
 	__u32 dev_id;
 	__s32 ublksrv_pid;

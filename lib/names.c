@@ -40,6 +40,7 @@ static const char *const feature_names[] = {
 	"SAFE_STOP_DEV",
 	"NO_AUTO_PART_SCAN",
 	"SHMEM_ZC",
+	"IO_DESC_SIZE",
 };
 
 const char *ublk_feature_name(unsigned int bit)

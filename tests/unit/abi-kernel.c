@@ -7,13 +7,13 @@
 #include <linux/ioctl.h>
 #include <linux/ublk_cmd.h>
 /* the newest of the fields we check: older headers cannot be compared */
-#ifdef UBLK_F_SHMEM_ZC
+#ifdef UBLK_F_IO_DESC_SIZE
 const int abi_kernel_available = 1;
 const struct abi_item abi_kernel[] = { ABI_ITEMS(ABI_ITEM){ NULL, 0 } };
 #endif
 #endif
 
-#ifndef UBLK_F_SHMEM_ZC
+#ifndef UBLK_F_IO_DESC_SIZE
 const int abi_kernel_available;
 const struct abi_item abi_kernel[] = { { NULL, 0 } };
 #endif

@@ -20,6 +20,7 @@ struct abi_item {
 	X("ctrl_cmd.data", offsetof(struct ublksrv_ctrl_cmd, data))                              \
 	X("ctrl_cmd.dev_path_len", offsetof(struct ublksrv_ctrl_cmd, dev_path_len))              \
 	X("sizeof dev_info", sizeof(struct ublksrv_ctrl_dev_info))                               \
+	X("dev_info.io_desc_size", offsetof(struct ublksrv_ctrl_dev_info, io_desc_size))         \
 	X("dev_info.max_io_buf_bytes", offsetof(struct ublksrv_ctrl_dev_info, max_io_buf_bytes)) \
 	X("dev_info.ublksrv_pid", offsetof(struct ublksrv_ctrl_dev_info, ublksrv_pid))           \
 	X("dev_info.flags", offsetof(struct ublksrv_ctrl_dev_info, flags))                       \
@@ -70,6 +71,7 @@ struct abi_item {
 	X("F_UNPRIVILEGED_DEV", UBLK_F_UNPRIVILEGED_DEV)                                         \
 	X("F_CMD_IOCTL_ENCODE", UBLK_F_CMD_IOCTL_ENCODE)                                         \
 	X("F_NO_AUTO_PART_SCAN", UBLK_F_NO_AUTO_PART_SCAN)                                       \
+	X("F_IO_DESC_SIZE", UBLK_F_IO_DESC_SIZE)                                                 \
 	X("IO_F_FUA", UBLK_IO_F_FUA)                                                             \
 	X("IO_F_NOUNMAP", UBLK_IO_F_NOUNMAP)                                                     \
 	X("IO_OP_WRITE_ZEROES", UBLK_IO_OP_WRITE_ZEROES)                                         \
