@@ -10,9 +10,7 @@ static void print_bpf(__u64 features)
 {
 	char why[160];
 
-	if (!(features & UBLK_F_AUTO_BUF_REG))
-		printf("bpf fast path: no (the ublk driver lacks UBLK_F_AUTO_BUF_REG)\n");
-	else if (ublk_bpf_probe(why, sizeof(why)))
+	if (ublk_bpf_probe(features, why, sizeof(why)))
 		printf("bpf fast path: no (%s)\n", why);
 	else
 		printf("bpf fast path: yes (io_uring_bpf_ops, zero copy)\n");

@@ -88,10 +88,11 @@ enum ublk_bpf_mode {
 const char *ublk_bpf_mode_name(enum ublk_bpf_mode mode);
 
 /*
- * Can this build and the running kernel serve requests in BPF? 0 if so;
- * else -errno and one line in @why saying what is missing.
+ * Can this build and the running kernel, whose ublk driver offers
+ * @features (GET_FEATURES), serve requests in BPF? 0 if so; else -errno and
+ * one line in @why saying what is missing.
  */
-int ublk_bpf_probe(char *why, size_t len);
+int ublk_bpf_probe(__u64 features, char *why, size_t len);
 /* Does the kernel's BTF have the seed RFC's struct ublk_bpf_ops? */
 bool ublk_bpf_seed_ops_available(void);
 

@@ -125,10 +125,15 @@ static int ublk_bpf_check_ring(char *why, size_t len)
 	return 0;
 }
 
-int ublk_bpf_probe(char *why, size_t len)
+int ublk_bpf_probe(__u64 features, char *why, size_t len)
 {
-	int ret = ublk_bpf_check_caps(why, len);
+	int ret;
 
+	if (!(features & UBLK_F_AUTO_BUF_REG)) {
+		snprintf(why, len, "the ublk driver lacks UBLK_F_AUTO_BUF_REG (zero copy)");
+		return -EOPNOTSUPP;
+	}
+	ret = ublk_bpf_check_caps(why, len);
 	if (!ret)
 		ret = ublk_bpf_check_btf(why, len);
 	if (!ret)
@@ -387,8 +392,9 @@ bool ublk_bpf_queue_stats(const struct ublk_queue *q, struct ublk_bpf_stats *st)
 
 #else /* !HAVE_BPF */
 
-int ublk_bpf_probe(char *why, size_t len)
+int ublk_bpf_probe(__u64 features, char *why, size_t len)
 {
+	(void)features;
 	snprintf(why, len, "this build has no BPF support (configured with --disable-bpf)");
 	return -EOPNOTSUPP;
 }

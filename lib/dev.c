@@ -225,11 +225,7 @@ static int ublk_dev_bpf_unavailable(struct ublk_dev *dev, const struct ublk_dev_
 		snprintf(why, len, "the BPF path is zero copy; it excludes -u");
 		return -EINVAL;
 	}
-	if (!(features & UBLK_F_AUTO_BUF_REG)) {
-		snprintf(why, len, "the ublk driver lacks UBLK_F_AUTO_BUF_REG (zero copy)");
-		return -EOPNOTSUPP;
-	}
-	return ublk_bpf_probe(why, len);
+	return ublk_bpf_probe(features, why, len);
 }
 
 /*
