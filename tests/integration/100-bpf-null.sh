@@ -15,13 +15,7 @@ grep -q 'io path bpf (io_uring_bpf_ops) data mode auto_zc' <<<"$DEV_OUT" ||
 [ "$(dev_json "$id" | jq -r .io_path)" = bpf ] || fail "list --json io_path is not bpf"
 
 fio_run rr "/dev/ublkb$id" --rw=randrw --bs=4k --iodepth=32 --runtime=3 --time_based
-ios=$(fio_ios rr)
-sleep 1.5 # the daemon refreshes its state file every second
-bpf=$(bpf_count "$id" nr_io)
-daemon=$(bpf_count "$id" nr_io_daemon)
-log "fio did $ios requests; BPF served $bpf, the daemon $daemon"
-[ "$bpf" -ge "$ios" ] || fail "BPF served $bpf requests, fio made $ios"
-[ "$daemon" -eq 0 ] || fail "the daemon served $daemon requests on the pure BPF path"
+assert_bpf_served_all "$id" rr
 ublk_del "$id"
 
 ublk_add -t null --size 256M --bpf --bpf_redirect 2 -q 2

@@ -17,13 +17,7 @@ for q in 1 2; do
 		per=$((32 / q))
 		fio_verify "/dev/ublkb$DEV_ID" --iodepth="$d" --numjobs="$q" \
 			--size="${per}M" --offset_increment="${per}M"
-		ios=$(fio_ios verify)
-		sleep 1.5
-		bpf=$(bpf_count "$DEV_ID" nr_io)
-		daemon=$(bpf_count "$DEV_ID" nr_io_daemon)
-		log "q $q d $d: fio $ios requests, BPF $bpf, daemon $daemon"
-		[ "$bpf" -ge "$ios" ] || fail "BPF served $bpf requests, fio made $ios"
-		[ "$daemon" -eq 0 ] || fail "the daemon served $daemon plain requests"
+		assert_bpf_served_all "$DEV_ID" verify
 		ublk_del "$DEV_ID"
 	done
 done

@@ -28,6 +28,7 @@
 #                               that other tests reuse (040, 060 with --bpf)
 #   require_bpf                 skip unless the kernel can run the BPF path
 #   bpf_count ID FIELD          sum over queues of a counter in `ublk list --json`
+#   assert_bpf_served_all ID FIO_NAME   BPF served all of fio's requests
 #   wait_state ID STATE SECS    `ublk list -n ID` shows STATE within SECS
 #   kill_daemon ID              SIGKILL the daemon of ID, wait for it to exit
 #   ublk_recover ID             checked `ublk recover -n ID` (sets DEV_PID)
@@ -304,6 +305,19 @@ bpf_count() {
 	else
 		dev_json "$1" | jq --arg f "$field" '[.queues[].bpf[$f]] | add'
 	fi
+}
+
+# assert_bpf_served_all ID FIO_NAME: BPF served at least every request of
+# the last fio_run FIO_NAME on device ID, and the daemon served none.
+assert_bpf_served_all() {
+	local id=$1 ios bpf daemon
+	ios=$(fio_ios "$2")
+	sleep 1.5 # the daemon refreshes its state file every second
+	bpf=$(bpf_count "$id" nr_io)
+	daemon=$(bpf_count "$id" nr_io_daemon)
+	log "fio $2 did $ios requests; BPF served $bpf, the daemon $daemon"
+	[ "$bpf" -ge "$ios" ] || fail "BPF served $bpf requests, fio $2 made $ios"
+	[ "$daemon" -eq 0 ] || fail "the daemon served $daemon plain requests on the BPF path"
 }
 
 # ---------------------------------------------------------------- add / del
