@@ -8,7 +8,6 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${UBLK_VM_CACHE:-/var/cache/ublk-vm}
-mirror=${UBLK_VM_MIRROR:-http://deb.debian.org/debian}
 pkgs=$(grep -v '^#' "$here/packages.txt" | xargs)
 # Content only: the same recipe gives the same key from any checkout.
 key=$(printf '%s\n%s\n' "$pkgs" "$(sha256sum <"$here/mkroot.sh")" | sha256sum | cut -c1-16)
@@ -16,12 +15,42 @@ root=$cache/root-$key
 
 log() { echo "mkroot: $*" >&2; }
 
-if [ -f "$root/.ublk-root-complete" ]; then
-	echo "$root"
-	exit 0
-fi
+# The Debian archive the host's apt already uses: the first URI of a deb
+# source (deb822 or one-line) for the host's own release (not -security).
+host_mirror() {
+	local codename f
+
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	[ -n "$codename" ] || return 0
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk -v want="$codename" 'BEGIN { RS = ""; FS = "\n" }
+		{
+			deb = 0; uri = ""; suite = 0
+			for (i = 1; i <= NF; i++) {
+				n = split($i, w, /[ \t]+/)
+				for (j = 2; j <= n; j++) {
+					if (w[1] == "Types:" && w[j] == "deb") deb = 1
+					if (w[1] == "URIs:" && uri == "") uri = w[j]
+					if (w[1] == "Suites:" && w[j] == want) suite = 1
+				}
+			}
+			if (deb && suite && uri != "") { print uri; exit }
+		}' "$f"
+	done
+	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		awk -v want="$codename" '$1 == "deb" {
+			i = 2; if ($i ~ /^\[/) while (i < NF && $i !~ /\]$/) i++
+			if ($i ~ /\]$/) i++
+			if ($(i + 1) == want) print $i
+		}'
+}
 
 [ "$(id -u)" = 0 ] || { log "must run as root (debootstrap, chroot)"; exit 1; }
+mirror=${UBLK_VM_MIRROR:-$(host_mirror | grep -m1 . || true)}
+[ -n "$mirror" ] ||
+	{ log "no Debian mirror in the host's apt sources; set UBLK_VM_MIRROR"; exit 1; }
+log "mirror: $mirror (from the host's apt sources; UBLK_VM_MIRROR overrides)"
 if ! command -v debootstrap >/dev/null; then
 	log "installing debootstrap"
 	apt-get install -y -qq debootstrap >&2 ||

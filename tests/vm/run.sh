@@ -25,8 +25,11 @@
 #   UBLK_VM_CONFIGURE="..."  extra ./configure arguments
 #   UBLK_VM_CACHE=/var/cache/ublk-vm   where mkroot.sh keeps root filesystems
 #   UBLK_TEST_TIMEOUT=300    default per-test timeout (a test may say "# timeout: N")
+#   UBLK_VM_SLOT=NAME        build and run in $root/build-NAME (mounted on /build
+#                            in a mount namespace of its own), so that runs from
+#                            several work trees do not wait for each other
 #
-# Logs: $root/build/out/ (build.log, check.log, vm.log, kmsg.log,
+# Logs: $root/build/out/ ($root/build-NAME/out/ with a slot) (build.log, check.log, vm.log, kmsg.log,
 # logs/NAME.log), where $root is the path mkroot.sh prints.
 set -euo pipefail
 
@@ -50,6 +53,16 @@ if [ "$(id -u)" != 0 ]; then
 	command -v sudo >/dev/null || { echo "vm: must run as root" >&2; exit 1; }
 	keep=$(compgen -e | grep '^UBLK_' | paste -sd, || true)
 	exec sudo ${keep:+--preserve-env="$keep"} -- "${BASH_SOURCE[0]}" "$mode" "$@"
+fi
+
+slot=${UBLK_VM_SLOT:-}
+case $slot in
+*[!A-Za-z0-9_-]*) echo "vm: UBLK_VM_SLOT: letters, digits, - and _ only" >&2; exit 2 ;;
+esac
+# A slot mounts its own build directory on $root/build: private mounts.
+if [ -n "$slot" ] && [ -z "${UBLK_VM_IN_NS:-}" ]; then
+	exec env UBLK_VM_IN_NS=1 unshare -m --propagation private -- \
+		"${BASH_SOURCE[0]}" "$mode" "$@"
 fi
 
 cache=${UBLK_VM_CACHE:-/var/cache/ublk-vm}
@@ -376,20 +389,29 @@ main() {
 	local t0 rc=0
 
 	mkdir -p "$cache"
-	exec 9>"$cache/run.lock"
+	exec 9>"$cache/run${slot:+-$slot}.lock"
 	if ! flock -n 9; then
-		log "waiting for another run.sh to finish"
+		log "waiting for another run.sh${slot:+ in slot $slot} to finish"
 		flock 9
 	fi
 
 	t0=$SECONDS
 	log "preparing the root filesystem (log: $cache/mkroot.log)"
+	exec 8>"$cache/mkroot.lock"
+	flock 8
 	if ! root=$("$here/mkroot.sh" 2>"$cache/mkroot.log"); then
 		show_tail 30 "$cache/mkroot.log"
 		fail "mkroot.sh failed"
 	fi
+	exec 8>&-
 	[ -d "$root" ] || fail "mkroot.sh printed no root ($root)"
 	log "root $root ($((SECONDS - t0)) s)"
+	if [ -n "$slot" ]; then
+		mkdir -p "$root/build" "$root/build-$slot"
+		mount --bind "$root/build-$slot" "$root/build"
+		mounts+=("$root/build")
+		log "slot $slot: $root/build-$slot"
+	fi
 
 	out=$root/build/out
 	rm -rf --one-file-system "$out"
