@@ -24,6 +24,25 @@ int cli_open_ctrl(struct ublk_ctrl *ctrl, const char *cmd)
 	return ret;
 }
 
+/* A target's options, from its table: also its keys in a config file. */
+static void usage_tgt(const struct ublk_tgt_ops *tgt)
+{
+	const struct ublk_tgt_opt *o;
+	char spec[64];
+	int n;
+
+	printf("  %s target: %s\n", tgt->name, tgt->help ? tgt->help : "");
+	for (o = tgt->opts; o && o->name; o++) {
+		n = snprintf(spec, sizeof(spec), "%c%c%s --%s%s%s", o->short_name ? '-' : ' ',
+			     o->short_name ?: ' ', o->short_name ? "," : " ", o->name,
+			     o->has_arg ? " " : "", o->has_arg ? o->arg_name : "");
+		if (n < 23)
+			printf("  %-23s%s\n", spec, o->help);
+		else
+			printf("  %s\n  %-23s%s\n", spec, "", o->help);
+	}
+}
+
 void usage_add(void)
 {
 	int i;
@@ -63,13 +82,10 @@ void usage_add(void)
 	       "                         if unavailable, auto: else the userspace path (--bpf: on)\n"
 	       "      --bpf_redirect N   debug: send every Nth request to the daemon\n"
 	       "      --bpf_split SIZE   debug: BPF splits requests at SIZE boundaries\n"
-	       "      --bpf_eagain       debug: the daemon hands those requests back (-EAGAIN)\n"
-	       "  null target:\n"
-	       "      --size SIZE        device size, K/M/G/T suffixes (default 250G)\n"
-	       "  loop target:\n"
-	       "  -f, --file FILE        backing regular file or block device (required)\n"
-	       "      --buffered_io      use the page cache instead of O_DIRECT\n",
+	       "      --bpf_eagain       debug: the daemon hands those requests back (-EAGAIN)\n",
 	       UBLK_DEF_QUEUES, UBLK_MAX_QUEUES, UBLK_DEF_DEPTH, UBLK_MAX_QUEUE_DEPTH);
+	for (i = 0; ublk_tgt_list[i]; i++)
+		usage_tgt(ublk_tgt_list[i]);
 }
 
 static void usage(void)

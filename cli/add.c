@@ -216,7 +216,7 @@ int serve_dev(const struct ublk_dev_opts *opts, bool foreground, bool recover)
 
 /*
  * The state file keeps these arguments for `ublk recover`, which may run in
- * another directory: a relative backing file becomes absolute.
+ * another directory: a relative file name (UBLK_TGT_OPT_PATH) becomes absolute.
  */
 static int absolute_file_arg(struct strvec *args, const char *file)
 {
@@ -295,25 +295,12 @@ static int expand_config(int argc, char **argv, struct strvec *args)
 	return ret;
 }
 
-int resolve_add_args(struct add_args *a, const char *cmd)
-{
-	a->opts.tgt = ublk_find_tgt(a->type);
-	if (!a->opts.tgt) {
-		fprintf(stderr, "ublk %s: unknown target type '%s' (known:", cmd, a->type);
-		for (int i = 0; ublk_tgt_list[i]; i++)
-			fprintf(stderr, " %s", ublk_tgt_list[i]->name);
-		fprintf(stderr, ")\n");
-		return -EINVAL;
-	}
-	return 0;
-}
-
 int cmd_add(int argc, char **argv)
 {
+	struct add_args a = { 0 };
 	struct strvec args;
-	struct add_args a;
 	char err[256];
-	int ret;
+	int i, ret;
 
 	strvec_init(&args);
 	if (expand_config(argc, argv, &args)) {
@@ -321,6 +308,15 @@ int cmd_add(int argc, char **argv)
 		goto out;
 	}
 	ret = parse_add_args(args.n, args.v, &a, err, sizeof(err));
+	for (i = 0; !ret && i < a.nr_paths; i++) {
+		ret = absolute_file_arg(&args, a.paths[i]);
+		if (ret)
+			snprintf(err, sizeof(err), "%s", strerror(-ret));
+	}
+	add_args_free(&a);
+	/* parse again: absolute_file_arg() may have replaced strings */
+	if (!ret)
+		ret = parse_add_args(args.n, args.v, &a, err, sizeof(err));
 	if (ret > 0) {
 		usage_add();
 		ret = 0;
@@ -331,18 +327,12 @@ int cmd_add(int argc, char **argv)
 		ret = 1;
 		goto out;
 	}
-	if (resolve_add_args(&a, "add") || absolute_file_arg(&args, a.opts.file)) {
-		ret = 1;
-		goto out;
-	}
-	/* parse again: absolute_file_arg() may have replaced a string */
-	parse_add_args(args.n, args.v, &a, err, sizeof(err));
-	resolve_add_args(&a, "add");
 	a.opts.args = (const char *const *)args.v + 1;
 	a.opts.nr_args = args.n - 1;
 	a.opts.foreground = a.foreground;
 	ret = serve_dev(&a.opts, a.foreground, false);
 out:
+	add_args_free(&a);
 	strvec_free(&args);
 	return ret;
 }

@@ -8,10 +8,16 @@
 
 #include "ublksrv.h"
 
+#define ADD_MAX_PATHS 8
+
 struct add_args {
-	struct ublk_dev_opts opts;
+	struct ublk_dev_opts opts; /* opts.tgt and opts.tgt_opts set by parsing */
 	const char *type;
 	bool foreground;
+	void *tgt_opts; /* malloc'ed, opts.tgt->opts_size bytes */
+	/* values of UBLK_TGT_OPT_PATH options, pointers into argv */
+	int nr_paths;
+	const char *paths[ADD_MAX_PATHS];
 };
 
 /* strvec.c: a NULL-terminated vector of malloc'ed strings */
@@ -26,9 +32,13 @@ int strvec_push(struct strvec *sv, const char *s);
 int strvec_pushf(struct strvec *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* parse.c: pure parsing, no side effects, unit-tested */
-int parse_uint(const char *s, unsigned long long max, unsigned long long *out);
-int parse_size(const char *s, unsigned long long *out);
+/*
+ * `ublk add` options into @a, the target's through its ublk_tgt_opt table:
+ * 0, 1 for --help, or -errno with one line in @err. Call add_args_free()
+ * afterwards whatever it returned.
+ */
 int parse_add_args(int argc, char **argv, struct add_args *a, char *err, size_t err_len);
+void add_args_free(struct add_args *a);
 /* UBLK_F_USER_RECOVERY* for a --recovery / ini recovery= word; -EINVAL */
 int parse_recovery(const char *s, __u64 *flags);
 /* the --recovery word for UBLK_F_USER_RECOVERY* @flags */
@@ -55,8 +65,6 @@ int cmd_recover(int argc, char **argv);
 int cmd_start(int argc, char **argv);
 int cmd_owner(int argc, char **argv);
 
-/* add.c: look up the target; -errno with a message if there is none */
-int resolve_add_args(struct add_args *a, const char *cmd);
 /*
  * Serve @opts (create, or take over with @recover): in this process, or in
  * a daemon once the device is LIVE. Returns the command's exit status.

@@ -28,7 +28,6 @@
 
 enum key_type {
 	KEY_TARGET,
-	KEY_PATH,
 	KEY_UINT,
 	KEY_SIZE,
 	KEY_BOOL,
@@ -39,7 +38,6 @@ struct config_key {
 	const char *name;
 	enum key_type type;
 	const char *opt; /* the `ublk add` long option */
-	const char *target; /* only valid for this target, or NULL */
 	unsigned long long min, max; /* KEY_UINT, KEY_SIZE */
 	const char *const *words; /* KEY_WORD: allowed values, NULL-ended */
 	/* KEY_WORD: the option for each word (NULL: none); default opt=WORD */
@@ -53,14 +51,6 @@ static const char *const bpf_words[] = { "off", "on", "auto", NULL };
 
 static const struct config_key config_keys[] = {
 	{ .name = "target", .type = KEY_TARGET, .opt = "--type" },
-	{ .name = "file", .type = KEY_PATH, .opt = "--file", .target = "loop" },
-	{ .name = "buffered_io", .type = KEY_BOOL, .opt = "--buffered_io", .target = "loop" },
-	{ .name = "size",
-	  .type = KEY_SIZE,
-	  .opt = "--size",
-	  .target = "null",
-	  .min = 512,
-	  .max = ~0ULL },
 	{ .name = "id", .type = KEY_UINT, .opt = "--number", .max = (1 << 20) - 1 },
 	{ .name = "queues", .type = KEY_UINT, .opt = "--queues", .min = 1, .max = UBLK_MAX_QUEUES },
 	{ .name = "depth",
@@ -80,15 +70,44 @@ static const struct config_key config_keys[] = {
 };
 
 #define NR_KEYS (int)(sizeof(config_keys) / sizeof(config_keys[0]))
+#define MAX_TGT_KEYS 64
 
-/* What the line scan learnt: where each key is, where [device] starts. */
+/*
+ * What the line scan learnt: where each key is, where [device] starts.
+ * Keys 0..NR_KEYS-1 are config_keys[], the others the targets' options
+ * (ublk_tgt_ops.opts), each name once: tkeys[k - NR_KEYS].
+ */
 struct config_scan {
 	const char *path;
 	int section_line;
-	int key_line[NR_KEYS];
+	int key_line[NR_KEYS + MAX_TGT_KEYS];
+	const struct ublk_tgt_opt *tkeys[MAX_TGT_KEYS];
+	int nr_tkeys;
+	const struct ublk_tgt_ops *tgt; /* once target= is converted */
 	char *err;
 	size_t err_len;
 };
+
+static const char *key_name(const struct config_scan *cs, int k)
+{
+	return k < NR_KEYS ? config_keys[k].name : cs->tkeys[k - NR_KEYS]->name;
+}
+
+static void collect_tgt_keys(struct config_scan *cs)
+{
+	const struct ublk_tgt_opt *o;
+	int i, k;
+
+	for (i = 0; ublk_tgt_list[i]; i++) {
+		for (o = ublk_tgt_list[i]->opts; o && o->name; o++) {
+			for (k = 0; k < cs->nr_tkeys; k++)
+				if (!strcmp(cs->tkeys[k]->name, o->name))
+					break;
+			if (k == cs->nr_tkeys && k < MAX_TGT_KEYS)
+				cs->tkeys[cs->nr_tkeys++] = o;
+		}
+	}
+}
 
 static int scan_err(struct config_scan *cs, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -120,12 +139,12 @@ static char *trim(char *s)
 	return s;
 }
 
-static int find_key(const char *name)
+static int find_key(const struct config_scan *cs, const char *name)
 {
 	int i;
 
-	for (i = 0; i < NR_KEYS; i++)
-		if (!strcasecmp(config_keys[i].name, name))
+	for (i = 0; i < NR_KEYS + cs->nr_tkeys; i++)
+		if (!strcasecmp(key_name(cs, i), name))
 			return i;
 	return -1;
 }
@@ -148,14 +167,14 @@ static int scan_section(struct config_scan *cs, char *s, int line)
 	return 0;
 }
 
-static void list_keys(char *buf, size_t len)
+static void list_keys(const struct config_scan *cs, char *buf, size_t len)
 {
 	size_t n = 0;
 	int i;
 
 	buf[0] = '\0';
-	for (i = 0; i < NR_KEYS && n < len; i++)
-		n += snprintf(buf + n, len - n, "%s%s", i ? ", " : "", config_keys[i].name);
+	for (i = 0; i < NR_KEYS + cs->nr_tkeys && n < len; i++)
+		n += snprintf(buf + n, len - n, "%s%s", i ? ", " : "", key_name(cs, i));
 }
 
 static int scan_key(struct config_scan *cs, char *s, int line)
@@ -172,15 +191,15 @@ static int scan_key(struct config_scan *cs, char *s, int line)
 	if (!cs->section_line)
 		return scan_err(cs, line, "key '%s' outside a section (put it under [%s])", s,
 				CONFIG_SECTION);
-	k = find_key(s);
+	k = find_key(cs, s);
 	if (k < 0) {
-		list_keys(known, sizeof(known));
+		list_keys(cs, known, sizeof(known));
 		return scan_err(cs, line, "[%s] %s: unknown key (known keys: %s)", CONFIG_SECTION,
 				s, known);
 	}
 	if (cs->key_line[k])
 		return scan_err(cs, line, "[%s] %s: given twice (first on line %d)", CONFIG_SECTION,
-				config_keys[k].name, cs->key_line[k]);
+				key_name(cs, k), cs->key_line[k]);
 	cs->key_line[k] = line;
 	return 0;
 }
@@ -242,8 +261,8 @@ static int key_err(struct config_scan *cs, int k, const char *val, const char *f
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	return scan_err(cs, cs->key_line[k], "[%s] %s = '%s': %s", CONFIG_SECTION,
-			config_keys[k].name, val, why);
+	return scan_err(cs, cs->key_line[k], "[%s] %s = '%s': %s", CONFIG_SECTION, key_name(cs, k),
+			val, why);
 }
 
 static int parse_bool_word(const char *s, bool *out)
@@ -267,12 +286,22 @@ static int parse_bool_word(const char *s, bool *out)
 
 static int conv_target(struct config_scan *cs, int k, const char *val, struct strvec *args)
 {
-	if (!ublk_find_tgt(val))
-		return key_err(cs, k, val, "unknown target (known: null, loop)");
+	char known[128];
+	size_t n = 0;
+	int i;
+
+	cs->tgt = ublk_find_tgt(val);
+	if (!cs->tgt) {
+		known[0] = '\0';
+		for (i = 0; ublk_tgt_list[i] && n < sizeof(known); i++)
+			n += snprintf(known + n, sizeof(known) - n, "%s%s", i ? ", " : "",
+				      ublk_tgt_list[i]->name);
+		return key_err(cs, k, val, "unknown target (known: %s)", known);
+	}
 	return strvec_pushf(args, "%s=%s", config_keys[k].opt, val);
 }
 
-static int conv_path(struct config_scan *cs, int k, const char *val, struct strvec *args)
+static int check_path(struct config_scan *cs, int k, const char *val)
 {
 	struct stat st;
 
@@ -283,7 +312,7 @@ static int conv_path(struct config_scan *cs, int k, const char *val, struct strv
 		return key_err(cs, k, val, "%s", strerror(errno));
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 		return key_err(cs, k, val, "not a regular file or block device");
-	return strvec_pushf(args, "%s=%s", config_keys[k].opt, val);
+	return 0;
 }
 
 static int conv_number(struct config_scan *cs, int k, const char *val, struct strvec *args)
@@ -293,9 +322,9 @@ static int conv_number(struct config_scan *cs, int k, const char *val, struct st
 	int ret;
 
 	if (key->type == KEY_SIZE)
-		ret = parse_size(val, &v);
+		ret = ublk_parse_size(val, &v);
 	else
-		ret = parse_uint(val, ~0ULL, &v);
+		ret = ublk_parse_uint(val, ~0ULL, &v);
 	if (ret)
 		return key_err(cs, k, val, "not a %s",
 			       key->type == KEY_SIZE ? "size (bytes, K/M/G/T suffix)" : "number");
@@ -341,8 +370,6 @@ static int conv_key(struct config_scan *cs, int k, const char *val, struct strve
 	switch (config_keys[k].type) {
 	case KEY_TARGET:
 		return conv_target(cs, k, val, args);
-	case KEY_PATH:
-		return conv_path(cs, k, val, args);
 	case KEY_UINT:
 	case KEY_SIZE:
 		return conv_number(cs, k, val, args);
@@ -354,25 +381,80 @@ static int conv_key(struct config_scan *cs, int k, const char *val, struct strve
 	return -EINVAL;
 }
 
-/* Keys that only one target understands, and what each target needs. */
-static int check_target_keys(struct config_scan *cs, const char *target)
+static const struct ublk_tgt_opt *tgt_opt(const struct ublk_tgt_ops *tgt, const char *name)
 {
+	const struct ublk_tgt_opt *o;
+
+	for (o = tgt->opts; o && o->name; o++)
+		if (!strcmp(o->name, name))
+			return o;
+	return NULL;
+}
+
+static void tgt_users(const char *name, char *buf, size_t len)
+{
+	size_t n = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; ublk_tgt_list[i] && n < len; i++)
+		if (tgt_opt(ublk_tgt_list[i], name))
+			n += snprintf(buf + n, len - n, "%s%s", n ? ", " : "",
+				      ublk_tgt_list[i]->name);
+}
+
+/* Keys of other targets are refused; required keys of this one must be there. */
+static int check_target_keys(struct config_scan *cs)
+{
+	const struct ublk_tgt_opt *o;
+	char users[128];
 	int k;
 
-	for (k = 0; k < NR_KEYS; k++) {
-		const char *only = config_keys[k].target;
-
-		if (cs->key_line[k] && only && strcmp(only, target))
-			return scan_err(cs, cs->key_line[k],
-					"[%s] %s: not used by the %s target (only by %s)",
-					CONFIG_SECTION, config_keys[k].name, target, only);
+	for (k = NR_KEYS; k < NR_KEYS + cs->nr_tkeys; k++) {
+		if (!cs->key_line[k] || tgt_opt(cs->tgt, key_name(cs, k)))
+			continue;
+		tgt_users(key_name(cs, k), users, sizeof(users));
+		return scan_err(cs, cs->key_line[k],
+				"[%s] %s: not used by the %s target (only by %s)", CONFIG_SECTION,
+				key_name(cs, k), cs->tgt->name, users);
 	}
-	if (!strcmp(target, "loop") && !cs->key_line[find_key("file")])
-		return scan_err(
-			cs, cs->section_line,
-			"[%s]: missing required key 'file' (the loop target's backing file)",
-			CONFIG_SECTION);
+	for (o = cs->tgt->opts; o && o->name; o++)
+		if ((o->flags & UBLK_TGT_OPT_REQUIRED) && !cs->key_line[find_key(cs, o->name)])
+			return scan_err(
+				cs, cs->section_line,
+				"[%s]: missing required key '%s' (required by the %s target)",
+				CONFIG_SECTION, o->name, cs->tgt->name);
 	return 0;
+}
+
+/* A target's key: checked by the target's own parser, passed on as its option. */
+static int conv_tgt_key(struct config_scan *cs, int k, const char *val, struct strvec *args)
+{
+	const struct ublk_tgt_opt *o = tgt_opt(cs->tgt, key_name(cs, k));
+	char why[256] = "";
+	void *scratch;
+	bool b;
+	int ret;
+
+	if (!o->has_arg) {
+		if (parse_bool_word(val, &b))
+			return key_err(cs, k, val,
+				       "not a boolean (yes/no, true/false, on/off, 1/0)");
+		return b ? strvec_pushf(args, "--%s", o->name) : 0;
+	}
+	if (o->flags & UBLK_TGT_OPT_PATH) {
+		ret = check_path(cs, k, val);
+		if (ret)
+			return ret;
+	}
+	scratch = calloc(1, cs->tgt->opts_size ?: 1);
+	if (!scratch)
+		return -ENOMEM;
+	ret = o->parse(scratch, val, why, sizeof(why));
+	free(scratch);
+	if (ret)
+		return key_err(cs, k, val, "%s", why[0] ? why : strerror(-ret));
+	return strvec_pushf(args, "--%s=%s", o->name, val);
 }
 
 /* iniparser prints syntax errors on stderr; our own scan reports them. */
@@ -382,31 +464,58 @@ static int ini_quiet(const char *fmt, ...)
 	return 0;
 }
 
+static const char *key_value(struct config_scan *cs, dictionary *d, int k)
+{
+	char entry[128];
+	const char *val;
+
+	snprintf(entry, sizeof(entry), "%s:%s", CONFIG_SECTION, key_name(cs, k));
+	val = iniparser_getstring(d, entry, NULL);
+	if (!val || !*val) {
+		scan_err(cs, cs->key_line[k], "[%s] %s: empty value", CONFIG_SECTION,
+			 key_name(cs, k));
+		return NULL;
+	}
+	return val;
+}
+
+/* The target's keys right after target=, as `ublk add -t TYPE` would have them. */
+static int convert_tgt_keys(struct config_scan *cs, dictionary *d, struct config *cfg)
+{
+	const char *val;
+	int k, ret = check_target_keys(cs);
+
+	for (k = NR_KEYS; !ret && k < NR_KEYS + cs->nr_tkeys; k++) {
+		if (!cs->key_line[k])
+			continue;
+		val = key_value(cs, d, k);
+		ret = val ? conv_tgt_key(cs, k, val, &cfg->args) : -EINVAL;
+	}
+	return ret;
+}
+
 static int convert(struct config_scan *cs, dictionary *d, struct config *cfg)
 {
-	char entry[64];
 	const char *val;
 	int k, ret;
 
 	for (k = 0; k < NR_KEYS; k++) {
 		if (!cs->key_line[k])
 			continue;
-		snprintf(entry, sizeof(entry), "%s:%s", CONFIG_SECTION, config_keys[k].name);
-		val = iniparser_getstring(d, entry, NULL);
-		if (!val || !*val)
-			return scan_err(cs, cs->key_line[k], "[%s] %s: empty value", CONFIG_SECTION,
-					config_keys[k].name);
+		val = key_value(cs, d, k);
+		if (!val)
+			return -EINVAL;
 		ret = conv_key(cs, k, val, &cfg->args);
 		if (ret)
 			return ret;
 		if (!strcmp(config_keys[k].name, "id")) {
 			unsigned long long id = 0;
 
-			parse_uint(val, (1 << 20) - 1, &id); /* checked by conv_key */
+			ublk_parse_uint(val, (1 << 20) - 1, &id); /* checked by conv_key */
 			cfg->dev_id = id;
 		}
 		if (config_keys[k].type == KEY_TARGET)
-			ret = check_target_keys(cs, val);
+			ret = convert_tgt_keys(cs, d, cfg);
 		if (ret)
 			return ret;
 	}
@@ -421,10 +530,11 @@ int config_load(const char *path, struct config *cfg, char *err, size_t err_len)
 
 	strvec_init(&cfg->args);
 	cfg->dev_id = -1;
+	collect_tgt_keys(&cs);
 	ret = scan_file(&cs);
 	if (ret)
 		return ret;
-	if (!cs.key_line[find_key("target")])
+	if (!cs.key_line[find_key(&cs, "target")])
 		return scan_err(&cs, cs.section_line, "[%s]: missing required key 'target'",
 				CONFIG_SECTION);
 

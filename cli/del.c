@@ -205,7 +205,7 @@ int cmd_del(int argc, char **argv)
 			keep = true;
 			break;
 		case 'n':
-			if (parse_uint(optarg, ~0U, &id)) {
+			if (ublk_parse_uint(optarg, ~0U, &id)) {
 				fprintf(stderr, "ublk del: -n: '%s' is not a device id\n", optarg);
 				return 1;
 			}

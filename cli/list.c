@@ -7,12 +7,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "json.h"
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -63,74 +63,71 @@ static void print_flags(__u64 flags)
 	printf("]\n");
 }
 
-static void print_cpus(const char *state, int q)
+/* The state's types were checked by ublk_state_load(): missing means -1. */
+static long long get_int(const json_t *obj, const char *key)
 {
-	char path[64];
-	long long cpu;
-	int i, n;
+	const json_t *v = json_object_get(obj, key);
 
-	snprintf(path, sizeof(path), "queues[%d].affinity", q);
-	n = json_array_len(state, path);
-	for (i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "queues[%d].affinity[%d]", q, i);
-		if (!json_get_int(state, path, &cpu))
-			printf("%lld ", cpu);
-	}
+	return json_is_integer(v) ? json_integer_value(v) : -1;
 }
 
-static long long get_count(const char *state, int q, const char *field)
+static const char *get_str(const json_t *obj, const char *key)
 {
-	char path[64];
-	long long v;
+	return json_string_value(json_object_get(obj, key));
+}
 
-	snprintf(path, sizeof(path), "queues[%d].%s", q, field);
-	return json_get_int(state, path, &v) ? -1 : v;
+static void print_cpus(const json_t *q)
+{
+	const json_t *cpu;
+	size_t i;
+
+	json_array_foreach(json_object_get(q, "affinity"), i, cpu) if (json_is_integer(cpu))
+		printf("%lld ", (long long)json_integer_value(cpu));
 }
 
 /* Where each queue's requests were served: BPF, or the daemon. */
-static void print_queue_stats(const char *state, int q)
+static void print_queue_stats(const json_t *q)
 {
-	long long daemon = get_count(state, q, "nr_io_daemon");
-	long long bpf = get_count(state, q, "bpf.nr_io");
+	long long daemon = get_int(q, "nr_io_daemon");
+	const json_t *bpf = json_object_get(q, "bpf");
 
-	if (bpf >= 0)
+	if (get_int(bpf, "nr_io") >= 0)
 		printf("\t\tio: bpf %lld redirected %lld retried %lld split %lld daemon %lld\n",
-		       bpf, get_count(state, q, "bpf.nr_redirect"),
-		       get_count(state, q, "bpf.nr_retry"), get_count(state, q, "bpf.nr_split"),
-		       daemon);
+		       get_int(bpf, "nr_io"), get_int(bpf, "nr_redirect"), get_int(bpf, "nr_retry"),
+		       get_int(bpf, "nr_split"), daemon);
 	else if (daemon >= 0)
 		printf("\t\tio: daemon %lld\n", daemon);
 }
 
-static void print_state(const char *state)
+static void print_state(const json_t *state)
 {
-	char path[64], mode[32], io_path[32], buf[160];
-	const char *raw;
-	long long tid;
-	size_t len;
-	int q, n;
+	const char *io_path = get_str(state, "io_path"), *mode = get_str(state, "data_mode");
+	const json_t *q, *tgt;
+	char *text;
+	size_t i;
 
-	if (!json_get_str(state, "io_path", io_path, sizeof(io_path)) &&
-	    !json_get_str(state, "data_mode", mode, sizeof(mode))) {
+	if (io_path && mode) {
 		printf("\tio path %s", io_path);
-		if (!json_get_str(state, "bpf_backend", buf, sizeof(buf)))
-			printf(" (%s)", buf);
+		if (get_str(state, "bpf_backend"))
+			printf(" (%s)", get_str(state, "bpf_backend"));
 		printf(" data mode %s\n", mode);
 	}
-	if (!json_get_str(state, "bpf_note", buf, sizeof(buf)))
-		printf("\tbpf not used: %s\n", buf);
-	n = json_array_len(state, "queues");
-	for (q = 0; q < n; q++) {
-		snprintf(path, sizeof(path), "queues[%d].tid", q);
-		if (json_get_int(state, path, &tid))
+	if (get_str(state, "bpf_note"))
+		printf("\tbpf not used: %s\n", get_str(state, "bpf_note"));
+	json_array_foreach(json_object_get(state, "queues"), i, q)
+	{
+		if (get_int(q, "tid") < 0)
 			continue;
-		printf("\tqueue %d: tid %lld affinity(", q, tid);
-		print_cpus(state, q);
+		printf("\tqueue %zu: tid %lld affinity(", i, get_int(q, "tid"));
+		print_cpus(q);
 		printf(")\n");
-		print_queue_stats(state, q);
+		print_queue_stats(q);
 	}
-	if (!json_get_raw(state, "target", &raw, &len))
-		printf("\ttarget %.*s\n", (int)len, raw);
+	tgt = json_object_get(state, "target");
+	text = tgt ? json_dumps(tgt, JSON_COMPACT) : NULL;
+	if (text)
+		printf("\ttarget %s\n", text);
+	free(text);
 }
 
 static int get_dev(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublksrv_ctrl_dev_info *info,
@@ -150,7 +147,8 @@ int list_print_dev(struct ublk_ctrl *ctrl, __u32 dev_id, bool verbose)
 {
 	struct ublksrv_ctrl_dev_info info;
 	struct ublk_params p;
-	char *state;
+	char err[256];
+	json_t *state;
 	int ret;
 
 	ret = get_dev(ctrl, dev_id, &info, &p);
@@ -166,86 +164,94 @@ int list_print_dev(struct ublk_ctrl *ctrl, __u32 dev_id, bool verbose)
 		printf("\tublkc: %u:%u ublkb: %u:%u owner: %u:%u\n", p.devt.char_major,
 		       p.devt.char_minor, p.devt.disk_major, p.devt.disk_minor, info.owner_uid,
 		       info.owner_gid);
-	state = ublk_state_read(dev_id);
-	if (state) {
+	state = ublk_state_load(dev_id, err, sizeof(err));
+	if (state)
 		print_state(state);
-		free(state);
-	}
+	else if (errno != ENOENT)
+		fprintf(stderr, "ublk list: %s\n", err);
+	json_decref(state);
 	return 0;
 }
 
-static void json_dev(struct json_writer *w, const struct ublksrv_ctrl_dev_info *info,
-		     const struct ublk_params *p, const char *state)
+static int set_new(json_t *obj, const char *key, json_t *v)
 {
-	char buf[192];
-	const char *raw;
+	return json_object_set_new(obj, key, v) ? -ENOMEM : 0;
+}
+
+/* state fields copied as they are, in the documented order */
+static const char *const state_keys[] = { "io_path",   "bpf_backend", "bpf_note",
+					  "data_mode", "queues",      "target" };
+
+static json_t *flag_names(__u64 flags)
+{
+	json_t *names = json_array();
 	unsigned int bit;
-	size_t len;
 
-	json_obj_begin(w, NULL);
-	json_uint(w, "dev_id", info->dev_id);
-	json_str(w, "state", ublk_state_name(info->state));
-	json_uint(w, "nr_queues", info->nr_hw_queues);
-	json_uint(w, "depth", info->queue_depth);
-	json_uint(w, "block_size", 1U << p->basic.logical_bs_shift);
-	json_uint(w, "dev_capacity", p->basic.dev_sectors);
-	json_uint(w, "max_io_bytes", info->max_io_buf_bytes);
-	json_int(w, "pid", info->ublksrv_pid);
-	json_uint(w, "flags", info->flags);
-	json_arr_begin(w, "flag_names");
-	for (bit = 0; bit < 64; bit++)
-		if ((info->flags & (1ULL << bit)) && ublk_feature_name(bit))
-			json_str(w, NULL, ublk_feature_name(bit));
-	json_arr_end(w);
-	json_str(w, "recovery", recovery_name(info->flags));
-	if (state && !json_get_str(state, "io_path", buf, sizeof(buf)))
-		json_str(w, "io_path", buf);
-	if (state && !json_get_str(state, "bpf_backend", buf, sizeof(buf)))
-		json_str(w, "bpf_backend", buf);
-	if (state && !json_get_str(state, "bpf_note", buf, sizeof(buf)))
-		json_str(w, "bpf_note", buf);
-	if (state && !json_get_str(state, "data_mode", buf, sizeof(buf)))
-		json_str(w, "data_mode", buf);
-	if (state && !json_get_raw(state, "queues", &raw, &len)) {
-		char *copy = strndup(raw, len);
-
-		json_raw(w, "queues", copy);
-		free(copy);
+	for (bit = 0; names && bit < 64; bit++) {
+		if (!(flags & (1ULL << bit)) || !ublk_feature_name(bit))
+			continue;
+		if (json_array_append_new(names, json_string(ublk_feature_name(bit)))) {
+			json_decref(names);
+			return NULL;
+		}
 	}
-	if (state && !json_get_raw(state, "target", &raw, &len)) {
-		char *copy = strndup(raw, len);
+	return names;
+}
 
-		json_raw(w, "target", copy);
-		free(copy);
+/* The kernel's fields, then the state file's (docs/json-schema.md order). */
+static json_t *json_dev(const struct ublksrv_ctrl_dev_info *info, const struct ublk_params *p,
+			const json_t *state)
+{
+	json_t *obj, *v;
+	size_t i;
+
+	obj = json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:o, s:s}", "dev_id",
+			(json_int_t)info->dev_id, "state", ublk_state_name(info->state),
+			"nr_queues", (json_int_t)info->nr_hw_queues, "depth",
+			(json_int_t)info->queue_depth, "block_size",
+			(json_int_t)1 << p->basic.logical_bs_shift, "dev_capacity",
+			(json_int_t)p->basic.dev_sectors, "max_io_bytes",
+			(json_int_t)info->max_io_buf_bytes, "pid", (int)info->ublksrv_pid, "flags",
+			(json_int_t)info->flags, "flag_names", flag_names(info->flags), "recovery",
+			recovery_name(info->flags));
+	for (i = 0; obj && i < sizeof(state_keys) / sizeof(state_keys[0]); i++) {
+		v = json_object_get(state, state_keys[i]);
+		if (v && set_new(obj, state_keys[i], json_incref(v))) {
+			json_decref(obj);
+			return NULL;
+		}
 	}
-	json_obj_end(w);
+	return obj;
 }
 
 static int list_json(struct ublk_ctrl *ctrl, const __u32 *ids, int n)
 {
-	struct json_writer w;
-	const char *text;
-	int i;
+	json_t *arr = json_array(), *state;
+	char err[256], *text = NULL;
+	int i, ret = arr ? 0 : -ENOMEM;
 
-	json_writer_init(&w);
-	json_arr_begin(&w, NULL);
-	for (i = 0; i < n; i++) {
+	for (i = 0; !ret && i < n; i++) {
 		struct ublksrv_ctrl_dev_info info;
 		struct ublk_params p;
-		char *state;
 
 		if (get_dev(ctrl, ids[i], &info, &p))
 			continue;
-		state = ublk_state_read(ids[i]);
-		json_dev(&w, &info, &p, state);
-		free(state);
+		state = ublk_state_load(ids[i], err, sizeof(err));
+		if (!state && errno != ENOENT)
+			fprintf(stderr, "ublk list: %s\n", err);
+		ret = json_array_append_new(arr, json_dev(&info, &p, state)) ? -ENOMEM : 0;
+		json_decref(state);
 	}
-	json_arr_end(&w);
-	text = json_writer_finish(&w);
-	if (text)
-		printf("%s\n", text);
-	json_writer_free(&w);
-	return text ? 0 : 1;
+	if (!ret)
+		text = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	if (!text) {
+		fprintf(stderr, "ublk list: %s\n", strerror(ENOMEM));
+		return 1;
+	}
+	printf("%s\n", text);
+	free(text);
+	return 0;
 }
 
 static void usage_list(void)
@@ -274,7 +280,7 @@ int cmd_list(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "n:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
-			if (parse_uint(optarg, ~0U, &id)) {
+			if (ublk_parse_uint(optarg, ~0U, &id)) {
 				fprintf(stderr, "ublk list: -n: '%s' is not a device id\n", optarg);
 				return 1;
 			}

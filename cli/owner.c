@@ -67,7 +67,7 @@ int cmd_owner(int argc, char **argv)
 			node = optarg;
 			break;
 		case 'n':
-			if (parse_uint(optarg, (1 << 20) - 1, &id)) {
+			if (ublk_parse_uint(optarg, (1 << 20) - 1, &id)) {
 				fprintf(stderr, "ublk owner: -n: '%s' is not a device id\n",
 					optarg);
 				return 1;

@@ -3,69 +3,20 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "targets.h"
 
-/* decimal, or hex with 0x; no sign, no blanks, no octal surprises */
-int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
-{
-	unsigned long long v;
-	char *end;
-	int base = 10;
-
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		if (!isxdigit((unsigned char)s[2]))
-			return -EINVAL;
-	}
-	errno = 0;
-	v = strtoull(s, &end, base);
-	if (errno || *end || end == s)
-		return -EINVAL;
-	if (v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
-}
-
-/* bytes, with an optional K/M/G/T suffix (powers of 1024) */
-int parse_size(const char *s, unsigned long long *out)
-{
-	static const char suffixes[] = "KMGT";
-	unsigned long long v;
-	const char *p;
-	char *end;
-	int shift;
-
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	if (!*end) {
-		*out = v;
-		return 0;
-	}
-	p = isalpha((unsigned char)end[0]) ? strchr(suffixes, toupper(end[0])) : NULL;
-	if (!p || (end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B")))
-		return -EINVAL;
-	shift = 10 * (p - suffixes + 1);
-	if (v > (~0ULL >> shift))
-		return -ERANGE;
-	*out = v << shift;
-	return 0;
-}
+/* the generic options' letters: every other letter is a target's */
+#define GENERIC_SHORT ":t:n:q:d:uzr:i:e:h"
+#define GENERIC_SHORT_LEN (sizeof(GENERIC_SHORT) - 1)
 
 enum {
-	OPT_SIZE = 0x100,
-	OPT_BUFFERED_IO,
-	OPT_FOREGROUND,
+	OPT_FOREGROUND = 0x100,
 	OPT_MAX_IO,
 	OPT_RECOVERY,
 	OPT_BPF,
@@ -73,6 +24,7 @@ enum {
 	OPT_BPF_SPLIT,
 	OPT_BPF_EAGAIN,
 	OPT_UNPRIVILEGED,
+	OPT_TGT_BASE = 0x1000, /* + index in tgt_refs */
 };
 
 #define RECOVERY_FLAGS \
@@ -130,19 +82,16 @@ int parse_bpf(const char *s, enum ublk_bpf_mode *out)
 	return -EINVAL;
 }
 
-static const struct option add_options[] = {
+static const struct option generic_options[] = {
 	{ "type", required_argument, NULL, 't' },
 	{ "number", required_argument, NULL, 'n' },
 	{ "queues", required_argument, NULL, 'q' },
 	{ "depth", required_argument, NULL, 'd' },
-	{ "file", required_argument, NULL, 'f' },
 	{ "user_copy", no_argument, NULL, 'u' },
 	{ "usercopy", no_argument, NULL, 'u' },
 	{ "zero_copy", no_argument, NULL, 'z' },
 	{ "auto_zc", no_argument, NULL, 'z' },
-	{ "size", required_argument, NULL, OPT_SIZE },
 	{ "max_io_size", required_argument, NULL, OPT_MAX_IO },
-	{ "buffered_io", no_argument, NULL, OPT_BUFFERED_IO },
 	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 	{ "recovery", required_argument, NULL, OPT_RECOVERY },
 	{ "recovery_enable", required_argument, NULL, 'r' },
@@ -170,7 +119,7 @@ static int set_mode(struct add_args *a, enum ublk_data_mode mode, char *err, siz
 static int parse_num_opt(const char *name, const char *arg, unsigned long long max,
 			 unsigned long long *out, char *err, size_t err_len)
 {
-	int ret = parse_uint(arg, max, out);
+	int ret = ublk_parse_uint(arg, max, out);
 
 	if (ret)
 		snprintf(err, err_len, "%s: '%s' is not a number%s", name, arg,
@@ -187,7 +136,7 @@ static int set_recovery_bit(const char *name, const char *arg, __u64 bit, __u64 
 {
 	unsigned long long v;
 
-	if (parse_uint(arg, 1, &v)) {
+	if (ublk_parse_uint(arg, 1, &v)) {
 		snprintf(err, err_len, "%s: '%s' is not 0 or 1", name, arg);
 		return -EINVAL;
 	}
@@ -264,31 +213,19 @@ static int parse_add_opt(int opt, struct add_args *a, __u64 *rec, char *err, siz
 		ret = parse_num_opt("-d", optarg, 0xffff, &v, err, err_len);
 		a->opts.depth = v;
 		break;
-	case 'f':
-		a->opts.file = optarg;
-		break;
 	case 'u':
 		ret = set_mode(a, UBLK_DATA_USER_COPY, err, err_len);
 		break;
 	case 'z':
 		ret = set_mode(a, UBLK_DATA_AUTO_ZC, err, err_len);
 		break;
-	case OPT_SIZE:
-		ret = parse_size(optarg, &v);
-		if (ret)
-			snprintf(err, err_len, "--size: '%s' is not a size", optarg);
-		a->opts.size = v;
-		break;
 	case OPT_MAX_IO:
-		ret = parse_size(optarg, &v);
+		ret = ublk_parse_size(optarg, &v);
 		if (ret || v > (1U << 25))
 			snprintf(err, err_len, "--max_io_size: '%s' is not a size up to 32M",
 				 optarg),
 				ret = -EINVAL;
 		a->opts.max_io_bytes = v;
-		break;
-	case OPT_BUFFERED_IO:
-		a->opts.buffered_io = true;
 		break;
 	case OPT_FOREGROUND:
 		a->foreground = true;
@@ -321,7 +258,7 @@ static int parse_add_opt(int opt, struct add_args *a, __u64 *rec, char *err, siz
 		a->opts.bpf_redirect_every = v;
 		break;
 	case OPT_BPF_SPLIT:
-		ret = parse_size(optarg, &v);
+		ret = ublk_parse_size(optarg, &v);
 		if (ret || v > (1U << 25))
 			snprintf(err, err_len, "--bpf_split: '%s' is not a size up to 32M", optarg),
 				ret = -EINVAL;
@@ -337,45 +274,242 @@ static int parse_add_opt(int opt, struct add_args *a, __u64 *rec, char *err, siz
 	return ret;
 }
 
-int parse_add_args(int argc, char **argv, struct add_args *a, char *err, size_t err_len)
+/*
+ * Every target's options, so that they may come before -t: getopt sees
+ * them all, and those of the chosen target are applied after the loop, in
+ * command-line order (`ublk recover` replays the arguments: same result).
+ */
+#define MAX_TGT_OPTS 64
+#define NR_GENERIC (int)(sizeof(generic_options) / sizeof(generic_options[0]) - 1)
+
+struct opt_table {
+	struct option longopts[NR_GENERIC + MAX_TGT_OPTS + 1];
+	const struct ublk_tgt_opt *refs[MAX_TGT_OPTS]; /* first target declaring it */
+	char shortopts[128];
+};
+
+static int table_add(struct opt_table *t, int *n, const struct ublk_tgt_opt *o, char *err,
+		     size_t err_len)
 {
-	__u64 rec = 0;
+	int i;
+
+	for (i = 0; i < NR_GENERIC + *n; i++) {
+		const struct option *l = &t->longopts[i];
+
+		if (strcmp(l->name, o->name))
+			continue;
+		/* two targets may share a name if getopt can treat them alike */
+		if (i < NR_GENERIC || (l->has_arg == required_argument) != o->has_arg) {
+			snprintf(err, err_len, "target option --%s clashes with another option",
+				 o->name);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (*n == MAX_TGT_OPTS) {
+		snprintf(err, err_len, "too many target options");
+		return -EINVAL;
+	}
+	t->refs[*n] = o;
+	t->longopts[NR_GENERIC + *n] =
+		(struct option){ o->name, o->has_arg ? required_argument : no_argument, NULL,
+				 OPT_TGT_BASE + *n };
+	(*n)++;
+	return 0;
+}
+
+static int table_add_short(struct opt_table *t, const struct ublk_tgt_opt *o, char *err,
+			   size_t err_len)
+{
+	size_t len = strlen(t->shortopts);
+	char *p;
+
+	if (!o->short_name)
+		return 0;
+	p = strchr(t->shortopts + 1, o->short_name);
+	if (p && (p[1] == ':') == o->has_arg && p - t->shortopts >= (ptrdiff_t)GENERIC_SHORT_LEN)
+		return 0;
+	if (p || len + 3 > sizeof(t->shortopts) || !isalnum((unsigned char)o->short_name)) {
+		snprintf(err, err_len, "target option -%c clashes with another option",
+			 o->short_name);
+		return -EINVAL;
+	}
+	t->shortopts[len++] = o->short_name;
+	if (o->has_arg)
+		t->shortopts[len++] = ':';
+	t->shortopts[len] = '\0';
+	return 0;
+}
+
+static int build_table(struct opt_table *t, char *err, size_t err_len)
+{
+	const struct ublk_tgt_opt *o;
+	int i, n = 0, ret = 0;
+
+	memcpy(t->longopts, generic_options, sizeof(generic_options));
+	snprintf(t->shortopts, sizeof(t->shortopts), "%s", GENERIC_SHORT);
+	for (i = 0; !ret && ublk_tgt_list[i]; i++) {
+		for (o = ublk_tgt_list[i]->opts; !ret && o && o->name; o++) {
+			ret = table_add(t, &n, o, err, err_len);
+			if (!ret)
+				ret = table_add_short(t, o, err, err_len);
+		}
+	}
+	t->longopts[NR_GENERIC + n] = (struct option){ NULL, 0, NULL, 0 };
+	return ret;
+}
+
+/* A target option as given, to apply once the target is known. */
+struct tgt_arg {
+	int code; /* short letter, or OPT_TGT_BASE + i */
+	const char *arg;
+};
+
+static const struct ublk_tgt_opt *find_tgt_opt(const struct ublk_tgt_ops *tgt,
+					       const struct opt_table *t, int code)
+{
+	const struct ublk_tgt_opt *o;
+
+	for (o = tgt->opts; o && o->name; o++) {
+		if (code < OPT_TGT_BASE && o->short_name == code)
+			return o;
+		if (code >= OPT_TGT_BASE && !strcmp(o->name, t->refs[code - OPT_TGT_BASE]->name))
+			return o;
+	}
+	return NULL;
+}
+
+static void opt_spelling(const struct opt_table *t, int code, char *buf, size_t len)
+{
+	if (code < OPT_TGT_BASE)
+		snprintf(buf, len, "-%c", code);
+	else
+		snprintf(buf, len, "--%s", t->refs[code - OPT_TGT_BASE]->name);
+}
+
+static int apply_tgt_args(struct add_args *a, const struct opt_table *t, const struct tgt_arg *ta,
+			  int n, char *err, size_t err_len)
+{
+	const struct ublk_tgt_ops *tgt = a->opts.tgt;
+	const struct ublk_tgt_opt *o;
+	char name[80], why[256];
+	int i, ret;
+
+	for (i = 0; i < n; i++) {
+		opt_spelling(t, ta[i].code, name, sizeof(name));
+		o = find_tgt_opt(tgt, t, ta[i].code);
+		if (!o) {
+			snprintf(err, err_len, "option '%s' is not one of the %s target's", name,
+				 tgt->name);
+			return -EINVAL;
+		}
+		why[0] = '\0';
+		ret = o->parse(a->tgt_opts, ta[i].arg, why, sizeof(why));
+		if (ret) {
+			snprintf(err, err_len, "%s: %s", name, why[0] ? why : strerror(-ret));
+			return ret < 0 ? ret : -EINVAL;
+		}
+		if ((o->flags & UBLK_TGT_OPT_PATH) && a->nr_paths < ADD_MAX_PATHS)
+			a->paths[a->nr_paths++] = ta[i].arg;
+	}
+	return 0;
+}
+
+static int set_target(struct add_args *a, char *err, size_t err_len)
+{
+	size_t n = 0;
+	int i;
+
+	if (!a->type) {
+		snprintf(err, err_len, "missing target type (-t TYPE)");
+		return -EINVAL;
+	}
+	a->opts.tgt = ublk_find_tgt(a->type);
+	if (!a->opts.tgt) {
+		n = snprintf(err, err_len, "unknown target type '%s' (known:", a->type);
+		for (i = 0; ublk_tgt_list[i] && n < err_len; i++)
+			n += snprintf(err + n, err_len - n, " %s", ublk_tgt_list[i]->name);
+		if (n < err_len)
+			snprintf(err + n, err_len - n, ")");
+		return -EINVAL;
+	}
+	a->tgt_opts = calloc(1, a->opts.tgt->opts_size ?: 1);
+	if (!a->tgt_opts) {
+		snprintf(err, err_len, "%s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	a->opts.tgt_opts = a->tgt_opts;
+	return 0;
+}
+
+static int unknown_opt(int argc, char **argv, char *err, size_t err_len)
+{
+	/* inside a cluster (-xu) optind has not moved on yet */
+	if (optind <= argc && !strncmp(argv[optind - 1], "--", 2))
+		snprintf(err, err_len, "unknown option '%s'", argv[optind - 1]);
+	else
+		snprintf(err, err_len, "unknown option '-%c'", optopt);
+	return -EINVAL;
+}
+
+static int parse_opts(int argc, char **argv, struct add_args *a, const struct opt_table *t,
+		      struct tgt_arg *ta, int *nr_ta, __u64 *rec, char *err, size_t err_len)
+{
 	int opt, ret = 0;
 
-	memset(a, 0, sizeof(*a));
-	ublk_dev_opts_init(&a->opts);
-	if (err_len)
-		err[0] = '\0';
 	optind = 0; /* GNU: full re-initialisation, so tests can call us again */
 	opterr = 0;
-	while (!ret &&
-	       (opt = getopt_long(argc, argv, ":t:n:q:d:f:uzr:i:e:h", add_options, NULL)) != -1) {
+	while (!ret && (opt = getopt_long(argc, argv, t->shortopts, t->longopts, NULL)) != -1) {
 		if (opt == 'h')
 			return 1;
 		if (opt == ':') {
 			snprintf(err, err_len, "option '%s' needs an argument", argv[optind - 1]);
 			return -EINVAL;
 		}
-		if (opt == '?') {
-			/* inside a cluster (-xu) optind has not moved on yet */
-			if (!strncmp(argv[optind - 1], "--", 2))
-				snprintf(err, err_len, "unknown option '%s'", argv[optind - 1]);
-			else
-				snprintf(err, err_len, "unknown option '-%c'", optopt);
-			return -EINVAL;
-		}
-		ret = parse_add_opt(opt, a, &rec, err, err_len);
+		if (opt == '?')
+			return unknown_opt(argc, argv, err, err_len);
+		if (opt >= OPT_TGT_BASE || (opt < 0x100 && !strchr(GENERIC_SHORT, opt)))
+			ta[(*nr_ta)++] = (struct tgt_arg){ opt, optarg };
+		else
+			ret = parse_add_opt(opt, a, rec, err, err_len);
 	}
-	if (ret)
-		return ret;
-	if (optind < argc) {
+	if (!ret && optind < argc) {
 		snprintf(err, err_len, "unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
-	if (!a->type) {
-		snprintf(err, err_len, "missing target type (-t TYPE)");
-		return -EINVAL;
-	}
+	return ret;
+}
+
+void add_args_free(struct add_args *a)
+{
+	free(a->tgt_opts);
+	a->tgt_opts = NULL;
+	a->opts.tgt_opts = NULL;
+}
+
+int parse_add_args(int argc, char **argv, struct add_args *a, char *err, size_t err_len)
+{
+	struct opt_table t;
+	struct tgt_arg *ta;
+	int nr_ta = 0, ret;
+	__u64 rec = 0;
+
+	memset(a, 0, sizeof(*a));
+	ublk_dev_opts_init(&a->opts);
+	if (err_len)
+		err[0] = '\0';
+	ret = build_table(&t, err, err_len);
+	if (ret)
+		return ret;
+	ta = calloc(argc + 1, sizeof(*ta));
+	if (!ta)
+		return -ENOMEM;
+	ret = parse_opts(argc, argv, a, &t, ta, &nr_ta, &rec, err, err_len) ?:
+		      set_target(a, err, err_len)			    ?:
+		      apply_tgt_args(a, &t, ta, nr_ta, err, err_len);
+	free(ta);
+	if (ret)
+		return ret;
 	ret = check_recovery(rec, err, err_len);
 	if (ret)
 		return ret;

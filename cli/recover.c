@@ -8,13 +8,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "json.h"
 
 #define RECOVER_MAX_ARGS 256
 #define RECOVER_MAX_ARG (PATH_MAX + 64)
@@ -25,53 +25,51 @@ static int state_err(char *err, size_t len, __u32 dev_id, const char *why)
 	return -EINVAL;
 }
 
-static int copy_args(const char *state, __u32 dev_id, struct strvec *args, char *err,
+static int copy_args(const json_t *state, __u32 dev_id, struct strvec *args, char *err,
 		     size_t err_len)
 {
-	char path[32], *buf;
-	int n, i, ret = 0;
+	const json_t *list = json_object_get(state, "add_args"), *v;
+	size_t i;
+	int ret;
 
-	n = json_array_len(state, "add_args");
-	if (n < 0)
+	/* ublk_state_load() checked that it is an array of strings */
+	if (!list)
 		return state_err(err, err_len, dev_id,
 				 "no add_args (not written by this version of ublk)");
-	if (n > RECOVER_MAX_ARGS)
+	if (json_array_size(list) > RECOVER_MAX_ARGS)
 		return state_err(err, err_len, dev_id, "too many add_args");
-	buf = malloc(RECOVER_MAX_ARG);
-	if (!buf)
-		return -ENOMEM;
 	ret = strvec_push(args, "add");
-	for (i = 0; !ret && i < n; i++) {
-		snprintf(path, sizeof(path), "add_args[%d]", i);
-		if (json_get_str(state, path, buf, RECOVER_MAX_ARG)) {
-			ret = state_err(err, err_len, dev_id,
-					"an add_args entry is not a string or too long");
+	json_array_foreach(list, i, v)
+	{
+		if (ret)
 			break;
-		}
-		ret = strvec_push(args, buf);
+		if (json_string_length(v) > RECOVER_MAX_ARG ||
+		    strlen(json_string_value(v)) != json_string_length(v))
+			return state_err(err, err_len, dev_id,
+					 "an add_args entry is too long or holds a NUL");
+		ret = strvec_push(args, json_string_value(v));
 	}
-	free(buf);
 	return ret;
 }
 
 int recover_state_args(__u32 dev_id, struct strvec *args, char *err, size_t err_len)
 {
 	char why[256];
-	char *state;
+	json_t *state;
 	int ret;
 
-	state = ublk_state_read(dev_id);
+	state = ublk_state_load(dev_id, why, sizeof(why));
 	if (!state && errno == ENOENT) {
 		snprintf(why, sizeof(why),
 			 "missing: the options device %u was created with are unknown", dev_id);
 		return state_err(err, err_len, dev_id, why);
 	}
 	if (!state) {
-		snprintf(why, sizeof(why), "cannot read: %s", strerror(errno));
-		return state_err(err, err_len, dev_id, why);
+		snprintf(err, err_len, "state file %s", why);
+		return -EINVAL;
 	}
 	ret = copy_args(state, dev_id, args, err, err_len);
-	free(state);
+	json_decref(state);
 	return ret;
 }
 
@@ -112,8 +110,8 @@ static int check_kernel_state(__u32 dev_id)
 
 static int recover_dev(__u32 dev_id, bool foreground)
 {
+	struct add_args a = { 0 };
 	struct strvec args;
-	struct add_args a;
 	char err[512];
 	int ret = 1;
 
@@ -134,13 +132,12 @@ static int recover_dev(__u32 dev_id, bool foreground)
 			ublk_run_dir(), dev_id, a.opts.dev_id);
 		goto out;
 	}
-	if (resolve_add_args(&a, "recover"))
-		goto out;
 	a.opts.dev_id = dev_id;
 	a.opts.args = (const char *const *)args.v + 1;
 	a.opts.nr_args = args.n - 1;
 	ret = serve_dev(&a.opts, foreground, true);
 out:
+	add_args_free(&a);
 	strvec_free(&args);
 	return ret;
 }
@@ -162,7 +159,7 @@ int cmd_recover(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
-			if (parse_uint(optarg, (1 << 20) - 1, &id)) {
+			if (ublk_parse_uint(optarg, (1 << 20) - 1, &id)) {
 				fprintf(stderr, "ublk recover: -n: '%s' is not a device id\n",
 					optarg);
 				return 1;

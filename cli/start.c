@@ -79,8 +79,8 @@ static int start_args(const struct config *cfg, enum start_mode mode, struct str
 static int start_dev(const struct config *cfg)
 {
 	enum start_mode mode = start_mode(cfg->dev_id);
+	struct add_args a = { 0 };
 	struct strvec args;
-	struct add_args a;
 	char err[512];
 	int ret = 1;
 
@@ -95,13 +95,12 @@ static int start_dev(const struct config *cfg)
 		fprintf(stderr, "ublk start: %s\n", err);
 		goto out;
 	}
-	if (resolve_add_args(&a, "start"))
-		goto out;
 	a.opts.dev_id = cfg->dev_id;
 	a.opts.args = (const char *const *)args.v + 1;
 	a.opts.nr_args = args.n - 1;
 	ret = serve_dev(&a.opts, true, mode == START_RECOVER);
 out:
+	add_args_free(&a);
 	strvec_free(&args);
 	return ret;
 }

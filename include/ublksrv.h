@@ -100,7 +100,40 @@ struct ublk_bpf_skel;
 
 struct ublk_dev;
 struct ublk_queue;
-struct json_writer;
+struct json_t; /* jansson's json_t: targets include <jansson.h> */
+
+/* ---- target options ---------------------------------------------------- */
+
+/*
+ * A target owns its options: it lists them in ublk_tgt_ops.opts and keeps
+ * their values in a private struct of ublk_tgt_ops.opts_size bytes, which the
+ * caller (the `ublk` CLI) allocates zero-filled, fills through the parse
+ * callbacks in command-line order and passes as ublk_dev_opts.tgt_opts.
+ * Zero is every option's default. The same table gives `ublk add --help`
+ * its text and config files (/etc/ublk/NAME.ini) their keys for the target.
+ */
+#define UBLK_TGT_OPT_PATH (1U << 0) /* a file name: absolute in a config file */
+#define UBLK_TGT_OPT_REQUIRED (1U << 1) /* a config file must give it */
+
+/* Decimal, or hex with 0x, at most @max: 0, -EINVAL or -ERANGE. */
+int ublk_parse_uint(const char *s, unsigned long long max, unsigned long long *out);
+/* Bytes with an optional K/M/G/T suffix (1024s), "iB"/"B" allowed after it. */
+int ublk_parse_size(const char *s, unsigned long long *out);
+
+struct ublk_tgt_opt {
+	const char *name; /* --NAME on the command line, NAME = in a config file */
+	char short_name; /* -X alias, or 0 (loop: 'f' for --file, as ublksrv) */
+	bool has_arg; /* false: a flag; in a config file a boolean (yes/no...) */
+	const char *arg_name; /* in the help text: "SIZE", "FILE" */
+	const char *help; /* one line */
+	unsigned int flags; /* UBLK_TGT_OPT_* */
+	/*
+	 * Store @arg (NULL for a flag) in @tgt_opts. @arg points into argv and
+	 * stays valid while the device is served. On bad input return -EINVAL
+	 * with one line (no option name, the caller adds it) in @err.
+	 */
+	int (*parse)(void *tgt_opts, const char *arg, char *err, size_t err_len);
+};
 
 /* Everything `ublk add` can say about a device, whatever its target. */
 struct ublk_dev_opts {
@@ -111,10 +144,8 @@ struct ublk_dev_opts {
 	unsigned int max_io_bytes;
 	enum ublk_data_mode data_mode;
 	__u64 extra_flags; /* UBLK_F_* the caller asks for on top */
-	/* target options */
-	const char *file;
-	__u64 size; /* null: bytes; 0 means default */
-	bool buffered_io;
+	/* tgt->opts_size bytes filled by tgt->opts[].parse, or NULL if none */
+	const void *tgt_opts;
 	bool foreground;
 	/* BPF fast path */
 	enum ublk_bpf_mode bpf;
@@ -134,10 +165,15 @@ void ublk_dev_opts_init(struct ublk_dev_opts *opts);
 
 struct ublk_tgt_ops {
 	const char *name;
+	/* one line for `ublk help` */
+	const char *help;
+	/* NULL-name-terminated, or NULL: the target takes no options */
+	const struct ublk_tgt_opt *opts;
+	size_t opts_size; /* of the private struct opts[].parse fills */
 	/*
-	 * Open backing resources and fill dev->params and dev->tgt. Must not
-	 * leave anything open on failure. Runs before the device exists, so
-	 * bad input never creates a device.
+	 * Open backing resources and fill dev->params and dev->tgt from
+	 * opts->tgt_opts. Must not leave anything open on failure. Runs
+	 * before the device exists, so bad input never creates a device.
 	 */
 	int (*init)(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
 	void (*deinit)(struct ublk_dev *dev);
@@ -149,8 +185,12 @@ struct ublk_tgt_ops {
 	int (*queue_io)(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod);
 	/* A CQE of target I/O queued by queue_io(). */
 	void (*io_done)(struct ublk_queue *q, int tag, const struct io_uring_cqe *cqe);
-	/* Append target fields to the state/list JSON object. */
-	void (*dump_json)(const struct ublk_dev *dev, struct json_writer *w);
+	/*
+	 * Add the target's fields to @obj (the "target" object of the state
+	 * file and of `ublk list --json`, "name" already set) with
+	 * json_object_set_new(); 0 or -errno (e.g. -ENOMEM).
+	 */
+	int (*dump_json)(const struct ublk_dev *dev, struct json_t *obj);
 	/*
 	 * Open one instance of the target's BPF program (for one queue), or
 	 * NULL if the target has none. See ublksrv_bpf.h. The program's
@@ -159,6 +199,23 @@ struct ublk_tgt_ops {
 	 * request back to BPF.
 	 */
 	int (*bpf_open)(struct ublk_bpf_skel *skel);
+	/*
+	 * Optional, for a program whose maps all queues of a device share.
+	 * Called in each queue's thread; for a target with either hook the
+	 * library runs bpf_prepare, load, attach and bpf_ready for one queue
+	 * at a time (a lock held across them), queues in no particular order.
+	 * bpf_prepare(q, skel): @skel is open and configured, not loaded; e.g.
+	 * the first queue sizes a map (bpf_map__set_max_entries()), the others
+	 * bpf_map__reuse_fd() the fd the first one took in bpf_ready.
+	 * bpf_ready(q, skel): loaded and attached to @q's ring, before the
+	 * device starts (no request yet); e.g. take bpf_map__fd(), fill it.
+	 * Return 0 or -errno, optionally with one line in q->errmsg: the
+	 * queue then fails to start and the device is not created. Shared
+	 * state (the map's fd) lives in dev->tgt.priv, freed by deinit.
+	 * See docs/targets.md.
+	 */
+	int (*bpf_prepare)(struct ublk_queue *q, struct ublk_bpf_skel *skel);
+	int (*bpf_ready)(struct ublk_queue *q, struct ublk_bpf_skel *skel);
 };
 
 struct ublk_tgt {
@@ -282,8 +339,16 @@ void ublk_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3
  */
 const char *ublk_run_dir(void);
 int ublk_state_write(const struct ublk_dev *dev);
-/* The file's text (malloc'ed, NUL-terminated), or NULL with errno set. */
-char *ublk_state_read(__u32 dev_id);
+/*
+ * Device @dev_id's state, parsed by jansson (json_decref() it), or NULL with
+ * errno set (ENOENT: no state file) and one line in @err naming the file
+ * and, for bad JSON, line and column. Duplicate keys are refused, and so are
+ * the fields this library writes when they have the wrong type (see
+ * docs/json-schema.md), so readers may trust those types.
+ */
+struct json_t *ublk_state_load(__u32 dev_id, char *err, size_t err_len);
+/* The same checks on @text; @name (the file) starts error messages. */
+struct json_t *ublk_state_parse(const char *text, const char *name, char *err, size_t err_len);
 int ublk_state_remove(__u32 dev_id);
 
 /* ---- inside a queue thread --------------------------------------------- */

@@ -227,23 +227,37 @@ static void ublk_bpf_test_break(struct ublk_bpf_skel *s)
 		bpf_program__set_type(prog, BPF_PROG_TYPE_SOCKET_FILTER);
 }
 
-/* Load the target's program for this queue's ring and attach it. */
-int ublk_bpf_queue_attach(struct ublk_queue *q)
+/*
+ * With a target's hooks, prepare, load, attach and ready run for one queue
+ * at a time: the first queue's map exists (and has an fd) before the next
+ * queue's bpf_prepare may reuse it.
+ */
+static pthread_mutex_t ublk_bpf_hook_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int ublk_bpf_hook(struct ublk_queue *q,
+			 int (*hook)(struct ublk_queue *, struct ublk_bpf_skel *), const char *what)
+{
+	int ret;
+
+	if (!hook)
+		return 0;
+	q->errmsg[0] = '\0';
+	ret = hook(q, &q->bpf->skel);
+	if (ret && !q->errmsg[0])
+		snprintf(q->errmsg, sizeof(q->errmsg), "the %s target's BPF %s hook failed: %s",
+			 q->dev->ops->name, what, strerror(ret < 0 ? -ret : EINVAL));
+	return ret < 0 ? ret : ret ? -EINVAL : 0;
+}
+
+static int ublk_bpf_load_attach(struct ublk_queue *q)
 {
 	struct ublk_bpf_queue *b = q->bpf;
 	struct ublk_bpf_skel *s = &b->skel;
 	int ret;
 
-	libbpf_set_print(ublk_libbpf_print);
-	ret = q->dev->ops->bpf_open(s);
-	if (ret) {
-		snprintf(q->errmsg, sizeof(q->errmsg), "cannot open the %s BPF program: %s",
-			 q->dev->ops->name, strerror(-ret));
+	ret = ublk_bpf_hook(q, q->dev->ops->bpf_prepare, "prepare");
+	if (ret)
 		return ret;
-	}
-	ublk_bpf_fill_cfg(q, s->cfg);
-	*s->ring_fd = q->ring.ring_fd;
-	ublk_bpf_test_break(s);
 	ret = s->load(s->skel);
 	if (ret) {
 		snprintf(
@@ -260,7 +274,33 @@ int ublk_bpf_queue_attach(struct ublk_queue *q)
 			 strerror(-ret));
 		return ret;
 	}
-	return 0;
+	return ublk_bpf_hook(q, q->dev->ops->bpf_ready, "ready");
+}
+
+/* Load the target's program for this queue's ring and attach it. */
+int ublk_bpf_queue_attach(struct ublk_queue *q)
+{
+	const struct ublk_tgt_ops *ops = q->dev->ops;
+	struct ublk_bpf_skel *s = &q->bpf->skel;
+	bool serial = ops->bpf_prepare || ops->bpf_ready;
+	int ret;
+
+	libbpf_set_print(ublk_libbpf_print);
+	ret = ops->bpf_open(s);
+	if (ret) {
+		snprintf(q->errmsg, sizeof(q->errmsg), "cannot open the %s BPF program: %s",
+			 ops->name, strerror(-ret));
+		return ret;
+	}
+	ublk_bpf_fill_cfg(q, s->cfg);
+	*s->ring_fd = q->ring.ring_fd;
+	ublk_bpf_test_break(s);
+	if (serial)
+		pthread_mutex_lock(&ublk_bpf_hook_lock);
+	ret = ublk_bpf_load_attach(q);
+	if (serial)
+		pthread_mutex_unlock(&ublk_bpf_hook_lock);
+	return ret;
 }
 
 void ublk_bpf_queue_exit(struct ublk_queue *q)

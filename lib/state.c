@@ -2,14 +2,15 @@
 /* Per-device state files: /run/ublksrvd/N.json. */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "json.h"
 #include "priv.h"
 
 #define UBLK_STATE_MAX (1 << 20)
@@ -26,74 +27,131 @@ static void ublk_state_path(__u32 dev_id, char *buf, size_t len)
 	snprintf(buf, len, "%s/%u.json", ublk_run_dir(), dev_id);
 }
 
-static void ublk_json_cpus(struct json_writer *w, const cpu_set_t *set)
+/* jansson's integers are signed 64-bit: our counters never get near 2^63 */
+static int obj_set(json_t *obj, const char *key, json_t *val)
 {
+	return json_object_set_new(obj, key, val) ? -ENOMEM : 0;
+}
+
+static int ublk_json_cpus(json_t *obj, const cpu_set_t *set)
+{
+	json_t *arr = json_array();
 	int cpu;
 
-	json_arr_begin(w, "affinity");
-	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
-		if (CPU_ISSET(cpu, set))
-			json_int(w, NULL, cpu);
-	json_arr_end(w);
+	if (!arr)
+		return -ENOMEM;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (CPU_ISSET(cpu, set) && json_array_append_new(arr, json_integer(cpu))) {
+			json_decref(arr);
+			return -ENOMEM;
+		}
+	}
+	return obj_set(obj, "affinity", arr);
 }
 
 /* Requests served per path: the proof of where the I/O went. */
-static void ublk_json_queue_stats(struct json_writer *w, const struct ublk_queue *q)
+static int ublk_json_queue_stats(json_t *obj, const struct ublk_queue *q)
 {
 	struct ublk_bpf_stats st;
+	int ret;
 
-	json_uint(w, "nr_io_daemon", q->nr_io);
-	json_uint(w, "nr_io_err", q->nr_io_err);
-	if (!ublk_bpf_queue_stats(q, &st))
-		return;
-	json_obj_begin(w, "bpf");
-	json_uint(w, "nr_io", st.nr_bpf);
-	json_uint(w, "nr_redirect", st.nr_redirect);
-	json_uint(w, "nr_retry", st.nr_retry);
-	json_uint(w, "nr_split", st.nr_split);
-	json_obj_end(w);
+	ret = obj_set(obj, "nr_io_daemon", json_integer(q->nr_io));
+	ret = ret ?: obj_set(obj, "nr_io_err", json_integer(q->nr_io_err));
+	if (ret || !ublk_bpf_queue_stats(q, &st))
+		return ret;
+	return obj_set(obj, "bpf",
+		       json_pack("{s:I, s:I, s:I, s:I}", "nr_io", (json_int_t)st.nr_bpf,
+				 "nr_redirect", (json_int_t)st.nr_redirect, "nr_retry",
+				 (json_int_t)st.nr_retry, "nr_split", (json_int_t)st.nr_split));
 }
 
-static void ublk_state_json(const struct ublk_dev *dev, struct json_writer *w)
+static json_t *ublk_json_queue(const struct ublk_queue *q)
 {
+	json_t *obj = json_pack("{s:i, s:i}", "q_id", q->q_id, "tid", (int)q->tid);
+
+	if (obj && !ublk_json_cpus(obj, &q->affinity) && !ublk_json_queue_stats(obj, q))
+		return obj;
+	json_decref(obj);
+	return NULL;
+}
+
+static int ublk_json_queues(json_t *obj, const struct ublk_dev *dev)
+{
+	json_t *arr = json_array();
 	int i;
 
-	json_obj_begin(w, NULL);
-	json_uint(w, "dev_id", dev->info.dev_id);
-	json_int(w, "pid", getpid());
-	json_uint(w, "nr_queues", dev->info.nr_hw_queues);
-	json_uint(w, "depth", dev->info.queue_depth);
-	json_uint(w, "max_io_bytes", dev->info.max_io_buf_bytes);
-	json_uint(w, "flags", dev->info.flags);
-	json_str(w, "io_path", dev->bpf ? "bpf" : "userspace");
-	if (dev->bpf)
-		json_str(w, "bpf_backend", "io_uring_bpf_ops");
-	json_str(w, "bpf", ublk_bpf_mode_name(dev->bpf_mode));
-	if (dev->bpf_note[0])
-		json_str(w, "bpf_note", dev->bpf_note);
-	json_str(w, "data_mode", ublk_data_mode_name(dev->data_mode));
-	json_arr_begin(w, "queues");
+	if (!arr)
+		return -ENOMEM;
 	for (i = 0; i < dev->nr_queues_started; i++) {
-		const struct ublk_queue *q = &dev->queues[i];
-
-		json_obj_begin(w, NULL);
-		json_int(w, "q_id", q->q_id);
-		json_int(w, "tid", q->tid);
-		ublk_json_cpus(w, &q->affinity);
-		ublk_json_queue_stats(w, q);
-		json_obj_end(w);
+		if (json_array_append_new(arr, ublk_json_queue(&dev->queues[i]))) {
+			json_decref(arr);
+			return -ENOMEM;
+		}
 	}
-	json_arr_end(w);
-	json_obj_begin(w, "target");
-	json_str(w, "name", dev->ops->name);
-	dev->ops->dump_json(dev, w);
-	json_obj_end(w);
-	/* what `ublk recover` parses to serve the device again */
-	json_arr_begin(w, "add_args");
-	for (i = 0; i < dev->nr_args; i++)
-		json_str(w, NULL, dev->args[i]);
-	json_arr_end(w);
-	json_obj_end(w);
+	return obj_set(obj, "queues", arr);
+}
+
+static int ublk_json_target(json_t *obj, const struct ublk_dev *dev)
+{
+	json_t *tgt = json_pack("{s:s}", "name", dev->ops->name);
+	int ret;
+
+	if (!tgt)
+		return -ENOMEM;
+	ret = dev->ops->dump_json(dev, tgt);
+	if (ret) {
+		json_decref(tgt);
+		return ret;
+	}
+	return obj_set(obj, "target", tgt);
+}
+
+/* what `ublk recover` parses to serve the device again */
+static int ublk_json_args(json_t *obj, const struct ublk_dev *dev)
+{
+	json_t *arr = json_array();
+	int i;
+
+	if (!arr)
+		return -ENOMEM;
+	for (i = 0; i < dev->nr_args; i++) {
+		/* json_string() refuses text that is not UTF-8 */
+		if (json_array_append_new(arr, json_string(dev->args[i]))) {
+			json_decref(arr);
+			return -EINVAL;
+		}
+	}
+	return obj_set(obj, "add_args", arr);
+}
+
+/* The key order is the documented one (docs/json-schema.md). */
+static json_t *ublk_state_json(const struct ublk_dev *dev)
+{
+	json_t *obj;
+	int ret;
+
+	obj = json_pack("{s:I, s:i, s:I, s:I, s:I, s:I, s:s}", "dev_id",
+			(json_int_t)dev->info.dev_id, "pid", (int)getpid(), "nr_queues",
+			(json_int_t)dev->info.nr_hw_queues, "depth",
+			(json_int_t)dev->info.queue_depth, "max_io_bytes",
+			(json_int_t)dev->info.max_io_buf_bytes, "flags",
+			(json_int_t)dev->info.flags, "io_path", dev->bpf ? "bpf" : "userspace");
+	if (!obj)
+		return NULL;
+	ret = dev->bpf ? obj_set(obj, "bpf_backend", json_string("io_uring_bpf_ops")) : 0;
+	ret = ret ?: obj_set(obj, "bpf", json_string(ublk_bpf_mode_name(dev->bpf_mode)));
+	if (!ret && dev->bpf_note[0])
+		ret = obj_set(obj, "bpf_note", json_string(dev->bpf_note));
+	ret = ret ?: obj_set(obj, "data_mode", json_string(ublk_data_mode_name(dev->data_mode)));
+	ret = ret ?: ublk_json_queues(obj, dev);
+	ret = ret ?: ublk_json_target(obj, dev);
+	ret = ret ?: ublk_json_args(obj, dev);
+	if (ret) {
+		json_decref(obj);
+		errno = -ret;
+		return NULL;
+	}
+	return obj;
 }
 
 static int ublk_write_file(const char *path, const char *text)
@@ -120,56 +178,157 @@ static int ublk_write_file(const char *path, const char *text)
 
 int ublk_state_write(const struct ublk_dev *dev)
 {
-	struct json_writer w;
-	char path[PATH_MAX];
-	const char *text;
+	char path[PATH_MAX], *text;
+	json_t *obj;
 	int ret;
 
 	if (mkdir(ublk_run_dir(), 0755) < 0 && errno != EEXIST)
 		return -errno;
-	json_writer_init(&w);
-	ublk_state_json(dev, &w);
-	text = json_writer_finish(&w);
-	if (!text) {
-		json_writer_free(&w);
+	errno = ENOMEM;
+	obj = ublk_state_json(dev);
+	if (!obj)
+		return -errno;
+	text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (!text)
 		return -ENOMEM;
-	}
 	ublk_state_path(dev->info.dev_id, path, sizeof(path));
 	ret = ublk_write_file(path, text);
-	json_writer_free(&w);
+	free(text);
 	return ret;
 }
 
-char *ublk_state_read(__u32 dev_id)
+/* ---- reading ------------------------------------------------------------ */
+
+static void *state_err(char *err, size_t len, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void *state_err(char *err, size_t len, const char *name, const char *fmt, ...)
+{
+	int n = snprintf(err, len, "%s: ", name);
+	va_list ap;
+
+	if (n >= 0 && (size_t)n < len) {
+		va_start(ap, fmt);
+		vsnprintf(err + n, len - n, fmt, ap);
+		va_end(ap);
+	}
+	errno = EINVAL;
+	return NULL;
+}
+
+/* Fields we write and readers rely on: name, jansson type, array items' type. */
+static const struct {
+	const char *key;
+	json_type type, item;
+} state_fields[] = {
+	{ "dev_id", JSON_INTEGER, 0 },	     { "pid", JSON_INTEGER, 0 },
+	{ "nr_queues", JSON_INTEGER, 0 },    { "depth", JSON_INTEGER, 0 },
+	{ "max_io_bytes", JSON_INTEGER, 0 }, { "flags", JSON_INTEGER, 0 },
+	{ "io_path", JSON_STRING, 0 },	     { "bpf_backend", JSON_STRING, 0 },
+	{ "bpf", JSON_STRING, 0 },	     { "bpf_note", JSON_STRING, 0 },
+	{ "data_mode", JSON_STRING, 0 },     { "queues", JSON_ARRAY, JSON_OBJECT },
+	{ "target", JSON_OBJECT, 0 },	     { "add_args", JSON_ARRAY, JSON_STRING },
+};
+
+static const char *type_name(json_type t)
+{
+	static const char *const names[] = {
+		[JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array",
+		[JSON_STRING] = "a string",  [JSON_INTEGER] = "an integer",
+		[JSON_REAL] = "a number",    [JSON_TRUE] = "a boolean",
+		[JSON_FALSE] = "a boolean",  [JSON_NULL] = "null",
+	};
+
+	return names[t];
+}
+
+static const char *check_fields(const json_t *root, char *where, size_t len)
+{
+	const json_t *v, *item;
+	size_t i, j;
+
+	for (i = 0; i < sizeof(state_fields) / sizeof(state_fields[0]); i++) {
+		v = json_object_get(root, state_fields[i].key);
+		snprintf(where, len, "%s", state_fields[i].key);
+		if (v && json_typeof(v) != state_fields[i].type)
+			return type_name(state_fields[i].type);
+		if (!v || state_fields[i].type != JSON_ARRAY)
+			continue;
+		json_array_foreach(v, j, item)
+		{
+			snprintf(where, len, "%s[%zu]", state_fields[i].key, j);
+			if (json_typeof(item) != state_fields[i].item)
+				return type_name(state_fields[i].item);
+		}
+	}
+	v = json_object_get(root, "target");
+	snprintf(where, len, "target.name");
+	if (v && !json_is_string(json_object_get(v, "name")))
+		return "a string";
+	return NULL;
+}
+
+json_t *ublk_state_parse(const char *text, const char *name, char *err, size_t err_len)
+{
+	const char *want;
+	json_error_t e;
+	char where[64];
+	json_t *root;
+
+	root = json_loads(text, JSON_REJECT_DUPLICATES, &e);
+	if (!root)
+		return state_err(err, err_len, name, "line %d column %d: %s", e.line, e.column,
+				 e.text);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return state_err(err, err_len, name, "not a JSON object");
+	}
+	want = check_fields(root, where, sizeof(where));
+	if (want) {
+		json_decref(root);
+		return state_err(err, err_len, name, "%s: not %s", where, want);
+	}
+	return root;
+}
+
+json_t *ublk_state_load(__u32 dev_id, char *err, size_t err_len)
 {
 	char path[PATH_MAX], *buf;
+	json_t *root;
 	ssize_t n;
 	int fd;
 
 	ublk_state_path(dev_id, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	buf = malloc(UBLK_STATE_MAX + 1);
-	if (!buf) {
-		close(fd);
-		errno = ENOMEM;
+	if (fd < 0) {
+		n = errno;
+		state_err(err, err_len, path, "%s", strerror(n));
+		errno = n;
 		return NULL;
 	}
-	n = read(fd, buf, UBLK_STATE_MAX);
+	buf = malloc(UBLK_STATE_MAX + 1);
+	n = buf ? read(fd, buf, UBLK_STATE_MAX + 1) : -1;
 	close(fd);
 	if (n < 0) {
+		n = buf ? errno : ENOMEM;
 		free(buf);
+		state_err(err, err_len, path, "%s", strerror(n));
+		errno = n;
 		return NULL;
+	}
+	if (n > UBLK_STATE_MAX) {
+		free(buf);
+		return state_err(err, err_len, path, "larger than %d bytes", UBLK_STATE_MAX);
 	}
 	buf[n] = '\0';
 	/* written by us, but read as root: trust nothing that does not parse */
-	if (memchr(buf, '\0', n) || json_validate(buf)) {
-		free(buf);
-		errno = EINVAL;
-		return NULL;
-	}
-	return buf;
+	if (memchr(buf, '\0', n))
+		root = state_err(err, err_len, path, "NUL byte in the file");
+	else
+		root = ublk_state_parse(buf, path, err, err_len);
+	free(buf);
+	return root;
 }
 
 int ublk_state_remove(__u32 dev_id)

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -22,7 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "json.h"
 #include "ublksrv.h"
 
 #ifdef HAVE_BPF
@@ -45,13 +45,53 @@ enum {
 	LOOP_OP_ZERO_RANGE, /* may fall back to punching a hole */
 };
 
+struct loop_opts {
+	const char *file;
+	bool buffered_io;
+};
+
+static int loop_parse_file(void *p, const char *arg, char *err, size_t err_len)
+{
+	struct loop_opts *o = p;
+
+	if (!*arg) {
+		snprintf(err, err_len, "empty file name");
+		return -EINVAL;
+	}
+	o->file = arg;
+	return 0;
+}
+
+static int loop_parse_buffered(void *p, const char *arg, char *err, size_t err_len)
+{
+	struct loop_opts *o = p;
+
+	(void)arg, (void)err, (void)err_len;
+	o->buffered_io = true;
+	return 0;
+}
+
+static const struct ublk_tgt_opt loop_opts[] = {
+	{ .name = "file",
+	  .short_name = 'f',
+	  .has_arg = true,
+	  .arg_name = "FILE",
+	  .help = "backing regular file or block device (required)",
+	  .flags = UBLK_TGT_OPT_PATH | UBLK_TGT_OPT_REQUIRED,
+	  .parse = loop_parse_file },
+	{ .name = "buffered_io",
+	  .help = "use the page cache instead of O_DIRECT",
+	  .parse = loop_parse_buffered },
+	{ 0 },
+};
+
 struct loop_priv {
 	char file[PATH_MAX];
 	bool direct_io;
 	bool blkdev;
 };
 
-static int loop_open(struct ublk_dev *dev, struct loop_priv *lo, const struct ublk_dev_opts *opts)
+static int loop_open(struct ublk_dev *dev, struct loop_priv *lo, const struct loop_opts *opts)
 {
 	int flags = O_RDWR | O_CLOEXEC;
 	int fd;
@@ -96,19 +136,15 @@ static int loop_size(struct ublk_dev *dev, struct loop_priv *lo, int fd)
 	return 0;
 }
 
-static int loop_init(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+static int loop_init(struct ublk_dev *dev, const struct ublk_dev_opts *dev_opts)
 {
+	const struct loop_opts *opts = dev_opts->tgt_opts;
 	struct ublk_params *p = &dev->params;
 	struct loop_priv *lo;
 	int fd, ret;
 
-	if (!opts->file) {
+	if (!opts || !opts->file) {
 		ublk_dev_err(dev, "the loop target needs a backing file (-f FILE)");
-		return -EINVAL;
-	}
-	if (opts->size) {
-		ublk_dev_err(dev,
-			     "the loop target takes its size from the backing file; drop --size");
 		return -EINVAL;
 	}
 	lo = calloc(1, sizeof(*lo));
@@ -287,18 +323,27 @@ static void loop_io_done(struct ublk_queue *q, int tag, const struct io_uring_cq
 	ublk_complete_io(q, tag, io->result);
 }
 
-static void loop_dump_json(const struct ublk_dev *dev, struct json_writer *w)
+static int loop_dump_json(const struct ublk_dev *dev, json_t *obj)
 {
 	const struct loop_priv *lo = dev->tgt.priv;
+	json_t *file = json_string(lo->file);
 
-	json_str(w, "file", lo->file);
-	json_uint(w, "dev_size", dev->tgt.dev_size);
-	json_bool(w, "direct_io", lo->direct_io);
-	json_bool(w, "block_device", lo->blkdev);
+	/* json_string() refuses a name that is not UTF-8 */
+	if (!file)
+		return -EINVAL;
+	if (json_object_set_new(obj, "file", file) ||
+	    json_object_set_new(obj, "dev_size", json_integer(dev->tgt.dev_size)) ||
+	    json_object_set_new(obj, "direct_io", json_boolean(lo->direct_io)) ||
+	    json_object_set_new(obj, "block_device", json_boolean(lo->blkdev)))
+		return -ENOMEM;
+	return 0;
 }
 
 const struct ublk_tgt_ops loop_tgt_ops = {
 	.name = "loop",
+	.help = "serve a regular file or a block device",
+	.opts = loop_opts,
+	.opts_size = sizeof(struct loop_opts),
 	.init = loop_init,
 	.deinit = loop_deinit,
 	.queue_io = loop_queue_io,

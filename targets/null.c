@@ -6,8 +6,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
 
-#include "json.h"
 #include "ublksrv.h"
 
 #ifdef HAVE_BPF
@@ -23,13 +24,41 @@ UBLK_BPF_SKEL_OPEN(null)
 
 #define NULL_DEF_SIZE (250ULL << 30)
 
-static int null_init(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+struct null_opts {
+	__u64 size; /* bytes; 0: NULL_DEF_SIZE */
+};
+
+static int null_parse_size(void *p, const char *arg, char *err, size_t err_len)
 {
-	if (opts->file) {
-		ublk_dev_err(dev, "the null target takes no backing file");
+	struct null_opts *o = p;
+	unsigned long long v;
+
+	if (ublk_parse_size(arg, &v)) {
+		snprintf(err, err_len, "'%s' is not a size", arg);
 		return -EINVAL;
 	}
-	dev->tgt.dev_size = opts->size ?: NULL_DEF_SIZE;
+	if (v % 512) {
+		snprintf(err, err_len, "'%s' is not a multiple of 512 bytes", arg);
+		return -EINVAL;
+	}
+	o->size = v;
+	return 0;
+}
+
+static const struct ublk_tgt_opt null_opts[] = {
+	{ .name = "size",
+	  .has_arg = true,
+	  .arg_name = "SIZE",
+	  .help = "device size, K/M/G/T suffixes (default 250G)",
+	  .parse = null_parse_size },
+	{ 0 },
+};
+
+static int null_init(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+{
+	const struct null_opts *o = opts->tgt_opts;
+
+	dev->tgt.dev_size = o && o->size ? o->size : NULL_DEF_SIZE;
 	return 0;
 }
 
@@ -59,13 +88,16 @@ static void null_io_done(struct ublk_queue *q, int tag, const struct io_uring_cq
 	(void)q, (void)tag, (void)cqe;
 }
 
-static void null_dump_json(const struct ublk_dev *dev, struct json_writer *w)
+static int null_dump_json(const struct ublk_dev *dev, json_t *obj)
 {
-	json_uint(w, "dev_size", dev->tgt.dev_size);
+	return json_object_set_new(obj, "dev_size", json_integer(dev->tgt.dev_size)) ? -ENOMEM : 0;
 }
 
 const struct ublk_tgt_ops null_tgt_ops = {
 	.name = "null",
+	.help = "every request succeeds at once, nothing is stored",
+	.opts = null_opts,
+	.opts_size = sizeof(struct null_opts),
 	.init = null_init,
 	.deinit = null_deinit,
 	.queue_io = null_queue_io,

@@ -5,8 +5,9 @@
 #   is still DEAD and `ublk del` removes it;
 # - a LIVE device with recovery: recover exits 1 ("LIVE"), the device stays
 #   LIVE with the same daemon;
-# - no such device; no -n; a QUIESCED device whose state file is missing or
-#   corrupt: exit 1 naming the problem, the device stays QUIESCED and
+# - no such device; no -n; a QUIESCED device whose state file is missing,
+#   corrupt (line and column named), has a key twice or add_args of the
+#   wrong type: exit 1 naming the problem, the device stays QUIESCED and
 #   recovers once the state file is back;
 # - a QUIESCED device nobody recovers can still be deleted: `ublk del`
 #   removes it, and a read waiting on it fails instead of hanging;
@@ -54,7 +55,16 @@ wait_state "$id" QUIESCED 30
 rm "$state"
 expect_refused "recover without state file" "state file.*missing" ublk recover -n "$id"
 echo '{"dev_id": 1, "add_args": ["-t", ' >"$state"
-expect_refused "recover with a corrupt state file" "state file.*cannot read" ublk recover -n "$id"
+expect_refused "recover with a corrupt state file" "state file $state: line [0-9]+ column [0-9]+" \
+	ublk recover -n "$id"
+# a key given twice: refused (jansson's JSON_REJECT_DUPLICATES), and list says so
+sed 's/^{/{"add_args":["-t","null","--queues=7"],/' "$T_WORK/state.json" >"$state"
+expect_refused "recover with a key given twice" "state file $state: line 1 column [0-9]+: duplicate object key" \
+	ublk recover -n "$id"
+ublk list -n "$id" >/dev/null 2>"$T_WORK/list.err" || fail "ublk list with a bad state file failed"
+grep -q "duplicate object key" "$T_WORK/list.err" || fail "ublk list: $(cat "$T_WORK/list.err")"
+jq '.add_args = "-t null"' "$T_WORK/state.json" >"$state"
+expect_refused "state file add_args of the wrong type" "add_args: not an array" ublk recover -n "$id"
 jq '.add_args = ["-t", "null", "--queues=7"]' "$T_WORK/state.json" >"$state"
 expect_refused "state file options not matching the device" "queues" ublk recover -n "$id"
 jq '.add_args = ["-t", "null", "--bogus"]' "$T_WORK/state.json" >"$state"

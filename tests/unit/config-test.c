@@ -125,7 +125,7 @@ static void test_good(void)
 		    "--type=loop", "--file=%s", "--buffered_io", "--zero_copy");
 	EXPECT_ARGS("[device]\ntarget=null\nsize=1G\nmax_io_size=1M\n"
 		    "data_mode=user_copy\nunprivileged=false\nrecovery=off\n",
-		    "--type=null", "--size=1073741824", "--max_io_size=1048576", "--user_copy",
+		    "--type=null", "--size=1G", "--max_io_size=1048576", "--user_copy",
 		    "--recovery=off");
 	EXPECT_ARGS("[device]\ntarget=null\ndata_mode=copy\n"
 		    "unprivileged=on\nbpf=off\nrecovery=fail-io\n",
@@ -171,9 +171,12 @@ static void test_keys(void)
 		   "[device] queues: given twice", "first on line 3");
 	EXPECT_ERR("[device]\nqueues=2\n", 1, "[device]: missing required key 'target'", NULL);
 	EXPECT_ERR("\n[device]\ntarget=loop\nqueues=2\n", 2,
-		   "[device]: missing required key 'file'", NULL);
+		   "[device]: missing required key 'file'", "required by the loop target");
 	EXPECT_ERR("[device]\ntarget=null\nfile=@F\n", 3, "[device] file",
-		   "not used by the null target");
+		   "not used by the null target (only by loop)");
+	/* the targets' keys are known keys, listed after the generic ones */
+	EXPECT_ERR("[device]\ntarget=null\nsizes=1G\n", 3, "[device] sizes: unknown key",
+		   "unprivileged, size, file, buffered_io)");
 	EXPECT_ERR("[device]\ntarget=loop\nfile=@F\nsize=1G\n", 4, "[device] size",
 		   "not used by the loop target");
 	EXPECT_ERR("[device]\ntarget=null\nbuffered_io=yes\n", 3, "[device] buffered_io",
@@ -196,6 +199,8 @@ static void test_values(void)
 	EXPECT_ERR("[device]\ntarget=null\nsize=1000\n", 3, "[device] size = '1000'",
 		   "multiple of 512");
 	EXPECT_ERR("[device]\ntarget=null\nsize=1Q\n", 3, "[device] size = '1Q'", "not a size");
+	EXPECT_ERR("[device]\ntarget=loop\nfile=@F\nbuffered_io=2\n", 4,
+		   "[device] buffered_io = '2'", "not a boolean");
 	EXPECT_ERR("[device]\ntarget=null\nmax_io_size=64M\n", 3, "[device] max_io_size",
 		   "4096 to 33554432");
 	EXPECT_ERR("[device]\ntarget=null\nmax_io_size=6000\n", 3, "[device] max_io_size",
