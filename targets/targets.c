@@ -6,6 +6,7 @@
 const struct ublk_tgt_ops *const ublk_tgt_list[] = {
 	&null_tgt_ops,
 	&loop_tgt_ops,
+	&qcow2_tgt_ops,
 	NULL,
 };
 

@@ -7,6 +7,7 @@
 
 extern const struct ublk_tgt_ops null_tgt_ops;
 extern const struct ublk_tgt_ops loop_tgt_ops;
+extern const struct ublk_tgt_ops qcow2_tgt_ops;
 
 /* NULL-terminated, in the order `ublk help` lists them. */
 extern const struct ublk_tgt_ops *const ublk_tgt_list[];

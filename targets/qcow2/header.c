@@ -290,6 +290,27 @@ static int same_file(int fd, const struct stat *chain, int n)
 	return 0;
 }
 
+/*
+ * The bytes qemu locks (100.. for permissions, 200.. for what it shares):
+ * holding them keeps qemu from writing an image we serve, and us from one
+ * qemu serves. Readers share, a writer excludes.
+ */
+static int lock_image(struct qcow2_image *img, char *err, size_t errlen)
+{
+	struct flock fl = {
+		.l_type = img->read_only ? F_RDLCK : F_WRLCK,
+		.l_whence = SEEK_SET,
+		.l_start = 100,
+		.l_len = 200,
+	};
+
+	if (!fcntl(img->fd, F_OFD_SETLK, &fl))
+		return 0;
+	if (errno == EAGAIN || errno == EACCES)
+		return fail(err, errlen, "'%s' is in use by another process", img->path);
+	return fail(err, errlen, "cannot lock '%s': %s", img->path, strerror(errno));
+}
+
 static struct qcow2_image *open_chain(const char *path, bool read_only, struct stat *chain,
 				      int depth, const char *fmt, char *err, size_t errlen);
 
@@ -414,6 +435,9 @@ static struct qcow2_image *open_chain(const char *path, bool read_only, struct s
 		goto out_err;
 	}
 	fstat(img->fd, &chain[depth]);
+	ret = lock_image(img, err, errlen);
+	if (ret)
+		goto out_err;
 	if (pread(img->fd, &magic, 4, 0) == 4 && be32toh(magic) == QCOW2_MAGIC &&
 	    strcmp(fmt, "raw")) {
 		ret = open_qcow2(img, err, errlen);

@@ -548,6 +548,25 @@ int qcow2_zero(struct qcow2_image *img, uint64_t len, uint64_t off, bool unmap)
 	return 0;
 }
 
+int qcow2_discard(struct qcow2_image *img, uint64_t len, uint64_t off)
+{
+	uint64_t cs = img->cluster_size, start, end;
+	int ret = 0;
+
+	if (img->read_only)
+		return -EROFS;
+	if (off > img->size || len > img->size - off)
+		return -EINVAL;
+	/* advisory: only whole clusters, and only where a zero flag exists */
+	start = (off + cs - 1) & ~(cs - 1);
+	end = (off + len) & ~(cs - 1);
+	if (img->version < 3)
+		return 0;
+	for (; start < end && !ret; start += cs)
+		ret = zero_flag_cluster(img, start);
+	return ret;
+}
+
 int qcow2_flush(struct qcow2_image *img)
 {
 	if (img->read_only)

@@ -107,6 +107,8 @@ int qcow2_read(struct qcow2_image *img, void *buf, uint64_t len, uint64_t off);
 int qcow2_write(struct qcow2_image *img, const void *buf, uint64_t len, uint64_t off);
 /* Read as zeroes afterwards; @unmap allows giving clusters back. */
 int qcow2_zero(struct qcow2_image *img, uint64_t len, uint64_t off, bool unmap);
+/* Advisory: whole clusters inside the range may read as zeroes after. */
+int qcow2_discard(struct qcow2_image *img, uint64_t len, uint64_t off);
 /* Make everything written so far durable. */
 int qcow2_flush(struct qcow2_image *img);
 

@@ -279,6 +279,30 @@ static void l2_entries(void)
 	build_valid();
 }
 
+/* A writer excludes every other opener, readers share. */
+static void locking(void)
+{
+	char err[QCOW2_ERRLEN], p[512];
+	struct qcow2_image *a, *b;
+
+	save("lock.qcow2");
+	snprintf(p, sizeof(p), "%s/lock.qcow2", dir);
+	a = qcow2_open(p, false, err, sizeof(err));
+	CHECK(a != NULL);
+	b = qcow2_open(p, true, err, sizeof(err));
+	CHECK(b == NULL && strstr(err, "in use"));
+	qcow2_close(b);
+	qcow2_close(a);
+	a = qcow2_open(p, true, err, sizeof(err));
+	b = qcow2_open(p, true, err, sizeof(err));
+	CHECK(a != NULL && b != NULL);
+	qcow2_close(b);
+	b = qcow2_open(p, false, err, sizeof(err));
+	CHECK(b == NULL);
+	qcow2_close(b);
+	qcow2_close(a);
+}
+
 int main(int argc, char **argv)
 {
 	char tmp[] = "/tmp/qcow2-hostile.XXXXXX";
@@ -293,6 +317,7 @@ int main(int argc, char **argv)
 	features();
 	backing();
 	l2_entries();
+	locking();
 	valid();
 	if (argc < 2 && !failures) {
 		char cmd[300];

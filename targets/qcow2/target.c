@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: MIT
+/*
+ * qcow2 target: serve a qcow2 image (docs/qcow2.md). Metadata lives in the
+ * daemon (the library in this folder) under one lock shared by the queues;
+ * reads and writes of plain allocated clusters go through the queue's
+ * io_uring at their host offset, split at cluster boundaries and merged
+ * where host clusters are contiguous. Everything else (allocation, copy on
+ * write, backing files, compressed clusters, zeroing) is done synchronously
+ * under the lock. Copy data mode only: the slow path needs the bytes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "qcow2.h"
+#include "ublksrv.h"
+
+#define QCOW2_FD 0 /* index in dev->tgt.fds */
+
+struct qcow2_tgt {
+	struct qcow2_image *img;
+	pthread_mutex_t lock; /* the image's metadata and the counters */
+	bool read_only;
+	unsigned int depth;
+	__u32 *expect; /* per queue and tag: bytes the SQEs must return */
+	/* requests by path, for `ublk list` */
+	__u64 nr_direct, nr_meta, nr_flush;
+};
+
+/* A run of guest bytes at contiguous host offsets, not yet queued. */
+struct run {
+	__u64 host;
+	__u32 len;
+	char *buf;
+};
+
+static int qcow2_open_image(struct ublk_dev *dev, struct qcow2_tgt *t, const char *file)
+{
+	char err[QCOW2_ERRLEN];
+
+	t->img = qcow2_open(file, t->read_only, err, sizeof(err));
+	if (!t->img) {
+		ublk_dev_err(dev, "%s", err);
+		return -EINVAL;
+	}
+	if (t->img->size % 512 || !t->img->size) {
+		ublk_dev_err(dev, "%s: virtual size %llu is not a non-zero multiple of 512", file,
+			     (unsigned long long)t->img->size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void qcow2_set_params(struct ublk_dev *dev, struct qcow2_tgt *t)
+{
+	struct ublk_params *p = &dev->params;
+	__u32 cs = t->img->cluster_size;
+
+	dev->tgt.dev_size = t->img->size;
+	/* we honour FLUSH with fdatasync and FUA with RWF_DSYNC / a sync */
+	p->basic.attrs |= UBLK_ATTR_VOLATILE_CACHE | UBLK_ATTR_FUA;
+	if (t->read_only) {
+		p->basic.attrs |= UBLK_ATTR_READ_ONLY;
+		return;
+	}
+	p->types |= UBLK_PARAM_TYPE_DISCARD;
+	p->discard.discard_granularity = cs < 4096 ? 4096 : cs;
+	p->discard.max_discard_sectors = UINT_MAX >> 9;
+	p->discard.max_write_zeroes_sectors = UINT_MAX >> 9;
+	p->discard.max_discard_segments = 1;
+}
+
+static void qcow2_free_tgt(struct qcow2_tgt *t)
+{
+	qcow2_close(t->img);
+	pthread_mutex_destroy(&t->lock);
+	free(t->expect);
+	free(t);
+}
+
+static int qcow2_tgt_init(struct ublk_dev *dev, const char *file, bool read_only)
+{
+	struct qcow2_tgt *t;
+	int ret;
+
+	if (dev->data_mode != UBLK_DATA_COPY) {
+		ublk_dev_err(dev, "the qcow2 target serves copy mode only (no -u, -z)");
+		return -EINVAL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	pthread_mutex_init(&t->lock, NULL);
+	t->read_only = read_only;
+	t->depth = dev->info.queue_depth;
+	t->expect = calloc((size_t)dev->info.nr_hw_queues * t->depth, sizeof(*t->expect));
+	ret = t->expect ? qcow2_open_image(dev, t, file) : -ENOMEM;
+	if (ret) {
+		qcow2_free_tgt(t);
+		return ret;
+	}
+	qcow2_set_params(dev, t);
+	dev->tgt.fds[QCOW2_FD] = t->img->fd;
+	dev->tgt.nr_fds = 1;
+	dev->tgt.priv = t;
+	return 0;
+}
+
+static int qcow2_init(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+{
+	if (!opts->file) {
+		ublk_dev_err(dev, "the qcow2 target needs an image (-f FILE)");
+		return -EINVAL;
+	}
+	if (opts->size) {
+		ublk_dev_err(dev, "the qcow2 target takes its size from the image; drop --size");
+		return -EINVAL;
+	}
+	return qcow2_tgt_init(dev, opts->file, false);
+}
+
+static void qcow2_deinit(struct ublk_dev *dev)
+{
+	if (!dev->tgt.priv)
+		return;
+	qcow2_free_tgt(dev->tgt.priv);
+	dev->tgt.priv = NULL;
+	dev->tgt.nr_fds = 0;
+}
+
+static __u32 *expect_of(struct ublk_queue *q, int tag)
+{
+	struct qcow2_tgt *t = q->dev->tgt.priv;
+
+	return &t->expect[q->q_id * t->depth + tag];
+}
+
+static void queue_run(struct ublk_queue *q, int tag, struct run *r, bool write, bool fua)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!r->len)
+		return;
+	sqe = ublk_queue_get_sqe(q);
+	if (write)
+		io_uring_prep_write(sqe, ublk_tgt_fixed_fd(QCOW2_FD), r->buf, r->len, r->host);
+	else
+		io_uring_prep_read(sqe, ublk_tgt_fixed_fd(QCOW2_FD), r->buf, r->len, r->host);
+	if (fua)
+		sqe->rw_flags = RWF_DSYNC;
+	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->user_data = ublk_user_data(tag, 1, 0, true);
+	q->ios[tag].pending++;
+	*expect_of(q, tag) += r->len;
+	r->len = 0;
+}
+
+/*
+ * Whether [off, off + len) of one cluster can go to the host file directly:
+ * allocated and plain, exclusive for a write, inside the file for a read
+ * (a sparse tail reads as zeroes through the library).
+ */
+static bool direct(struct qcow2_image *img, const struct qcow2_mapping *m, __u64 off, __u32 len,
+		   bool write)
+{
+	__u64 host = m->host_off + (off & (img->cluster_size - 1));
+
+	if (m->kind != QCOW2_NORMAL)
+		return false;
+	if (write)
+		return m->writable;
+	return host + len <= img->file_size;
+}
+
+/* One cluster's part of a request: queue it, or serve it now. */
+static int qcow2_segment(struct ublk_queue *q, int tag, struct run *r, char *buf, __u64 off,
+			 __u32 len, bool write, bool fua)
+{
+	struct qcow2_tgt *t = q->dev->tgt.priv;
+	struct qcow2_image *img = t->img;
+	struct qcow2_mapping m;
+	__u64 host;
+	int ret;
+
+	ret = qcow2_map(img, off, &m);
+	if (ret)
+		return ret;
+	if (!direct(img, &m, off, len, write)) {
+		queue_run(q, tag, r, write, fua);
+		t->nr_meta++;
+		return write ? qcow2_write(img, buf, len, off) : qcow2_read(img, buf, len, off);
+	}
+	t->nr_direct++;
+	host = m.host_off + (off & (img->cluster_size - 1));
+	if (r->len && r->host + r->len == host && r->buf + r->len == buf) {
+		r->len += len;
+		return 0;
+	}
+	queue_run(q, tag, r, write, fua);
+	r->host = host;
+	r->len = len;
+	r->buf = buf;
+	return 0;
+}
+
+static int qcow2_rw(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod, bool write)
+{
+	struct qcow2_tgt *t = q->dev->tgt.priv;
+	struct qcow2_image *img = t->img;
+	__u64 off = iod->start_sector << 9, end = off + ((__u64)iod->nr_sectors << 9), n;
+	bool fua = write && (iod->op_flags & UBLK_IO_F_FUA);
+	char *buf = q->ios[tag].buf;
+	struct run r = { 0 };
+	int ret = 0;
+
+	if (write && t->read_only)
+		return -EROFS;
+	*expect_of(q, tag) = 0;
+	pthread_mutex_lock(&t->lock);
+	for (; off < end && !ret; off += n, buf += n) {
+		n = img->cluster_size - (off & (img->cluster_size - 1));
+		n = n < end - off ? n : end - off;
+		ret = qcow2_segment(q, tag, &r, buf, off, n, write, fua);
+	}
+	/* what the library wrote for a FUA request is durable before we answer */
+	if (!ret && fua)
+		ret = qcow2_flush(img);
+	pthread_mutex_unlock(&t->lock);
+	if (!ret)
+		queue_run(q, tag, &r, write, fua);
+	if (ret && !q->ios[tag].pending)
+		return ret;
+	if (ret)
+		q->ios[tag].result = ret;
+	if (q->ios[tag].pending)
+		return q->ios[tag].pending;
+	ublk_complete_io(q, tag, iod->nr_sectors << 9);
+	return 0;
+}
+
+static int qcow2_zeroes(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod,
+			bool discard)
+{
+	struct qcow2_tgt *t = q->dev->tgt.priv;
+	__u64 off = iod->start_sector << 9, len = (__u64)iod->nr_sectors << 9;
+	int ret;
+
+	if (t->read_only)
+		return -EROFS;
+	pthread_mutex_lock(&t->lock);
+	t->nr_meta++;
+	if (discard)
+		ret = qcow2_discard(t->img, len, off);
+	else
+		ret = qcow2_zero(t->img, len, off, !(iod->op_flags & UBLK_IO_F_NOUNMAP));
+	if (!ret && (iod->op_flags & UBLK_IO_F_FUA))
+		ret = qcow2_flush(t->img);
+	pthread_mutex_unlock(&t->lock);
+	if (ret)
+		return ret;
+	ublk_complete_io(q, tag, 0);
+	return 0;
+}
+
+static int qcow2_queue_io(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod)
+{
+	struct qcow2_tgt *t = q->dev->tgt.priv;
+	struct io_uring_sqe *sqe;
+
+	q->ios[tag].result = 0;
+	switch (ublksrv_get_op(iod)) {
+	case UBLK_IO_OP_READ:
+		return qcow2_rw(q, tag, iod, false);
+	case UBLK_IO_OP_WRITE:
+		return qcow2_rw(q, tag, iod, true);
+	case UBLK_IO_OP_FLUSH:
+		/* metadata writes are synchronous: they are all in the file */
+		__atomic_add_fetch(&t->nr_flush, 1, __ATOMIC_RELAXED);
+		*expect_of(q, tag) = 0;
+		sqe = ublk_queue_get_sqe(q);
+		io_uring_prep_fsync(sqe, ublk_tgt_fixed_fd(QCOW2_FD), IORING_FSYNC_DATASYNC);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		sqe->user_data = ublk_user_data(tag, 2, 0, true);
+		q->ios[tag].pending++;
+		return 1;
+	case UBLK_IO_OP_DISCARD:
+		return qcow2_zeroes(q, tag, iod, true);
+	case UBLK_IO_OP_WRITE_ZEROES:
+		return qcow2_zeroes(q, tag, iod, false);
+	}
+	return -EOPNOTSUPP;
+}
+
+static void qcow2_io_done(struct ublk_queue *q, int tag, const struct io_uring_cqe *cqe)
+{
+	const struct ublksrv_io_desc *iod = &q->iods[tag];
+	struct ublk_io *io = &q->ios[tag];
+	__u32 *expect = expect_of(q, tag);
+
+	io->pending--;
+	if (cqe->res < 0 && io->result >= 0)
+		io->result = cqe->res;
+	else if (cqe->res > 0 && ublk_ud_op(cqe->user_data) == 1)
+		*expect -= (__u32)cqe->res < *expect ? (__u32)cqe->res : *expect;
+	if (io->pending)
+		return;
+	/* a short read or write of a host range is an I/O error */
+	if (io->result >= 0 && *expect)
+		io->result = -EIO;
+	if (io->result >= 0 && ublksrv_get_op(iod) != UBLK_IO_OP_FLUSH)
+		io->result = iod->nr_sectors << 9;
+	ublk_complete_io(q, tag, io->result);
+}
+
+static void qcow2_dump_json(const struct ublk_dev *dev, struct json_writer *w)
+{
+	struct qcow2_tgt *t = dev->tgt.priv;
+	struct qcow2_image *img = t->img;
+
+	pthread_mutex_lock(&t->lock);
+	json_str(w, "file", img->path);
+	json_uint(w, "dev_size", dev->tgt.dev_size);
+	json_uint(w, "qcow2_version", img->version);
+	json_uint(w, "cluster_size", img->cluster_size);
+	json_str(w, "backing_file", img->backing ? img->backing->path : "");
+	json_bool(w, "read_only", t->read_only);
+	json_uint(w, "requests_direct", t->nr_direct);
+	json_uint(w, "requests_metadata", t->nr_meta);
+	json_uint(w, "clusters_allocated", img->nr_alloc);
+	json_uint(w, "l2_cache_misses", img->nr_l2_miss);
+	pthread_mutex_unlock(&t->lock);
+}
+
+const struct ublk_tgt_ops qcow2_tgt_ops = {
+	.name = "qcow2",
+	.init = qcow2_init,
+	.deinit = qcow2_deinit,
+	.queue_io = qcow2_queue_io,
+	.io_done = qcow2_io_done,
+	.dump_json = qcow2_dump_json,
+};
