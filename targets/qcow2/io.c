@@ -402,7 +402,8 @@ static int cow_cluster(struct qcow2_image *img, const void *buf, uint64_t len, u
 	ret = len == img->cluster_size ? 0 : qcow2_read(img, data, n, start);
 	if (ret)
 		goto out;
-	memcpy(data + cl_off(img, off), buf, len);
+	if (len)
+		memcpy(data + cl_off(img, off), buf, len);
 	ret = l2_lookup(img, off, &ref);
 	if (ret)
 		goto out;
@@ -432,7 +433,8 @@ static int fill_zero_cluster(struct qcow2_image *img, const struct qcow2_mapping
 	data = calloc(1, img->cluster_size);
 	if (!data)
 		return -ENOMEM;
-	memcpy(data + cl_off(img, off), buf, len);
+	if (len)
+		memcpy(data + cl_off(img, off), buf, len);
 	ret = qcow2_pwrite(img, data, img->cluster_size, m->host_off);
 	free(data);
 	if (!ret)
@@ -456,6 +458,28 @@ static int write_cluster(struct qcow2_image *img, const void *buf, uint64_t len,
 	    !qcow2_check_host_off(img, m.host_off, img->cluster_size))
 		return fill_zero_cluster(img, &m, buf, len, off);
 	return cow_cluster(img, buf, len, off);
+}
+
+int qcow2_prepare_write(struct qcow2_image *img, uint64_t off, uint64_t *host)
+{
+	struct qcow2_mapping m;
+	int ret;
+
+	if (img->read_only)
+		return -EROFS;
+	ret = qcow2_map(img, off, &m);
+	if (ret || (m.kind != QCOW2_NORMAL || !m.writable)) {
+		/* a whole-cluster copy up (or zero fill) with no new data */
+		ret = ret ? ret : write_cluster(img, NULL, 0, off);
+		if (!ret)
+			ret = qcow2_map(img, off, &m);
+	}
+	if (ret)
+		return ret;
+	if (m.kind != QCOW2_NORMAL || !m.writable)
+		return -EIO;
+	*host = m.host_off;
+	return 0;
 }
 
 int qcow2_write(struct qcow2_image *img, const void *buf, uint64_t len, uint64_t off)

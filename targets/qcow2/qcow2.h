@@ -105,6 +105,12 @@ int qcow2_map(struct qcow2_image *img, uint64_t off, struct qcow2_mapping *m);
 /* Synchronous I/O through the metadata; ranges may span clusters. */
 int qcow2_read(struct qcow2_image *img, void *buf, uint64_t len, uint64_t off);
 int qcow2_write(struct qcow2_image *img, const void *buf, uint64_t len, uint64_t off);
+/*
+ * Make the cluster of @off plain, allocated and exclusive (copying up its
+ * old contents, durable and linked) and return its host offset: the caller
+ * then writes the new data there itself.
+ */
+int qcow2_prepare_write(struct qcow2_image *img, uint64_t off, uint64_t *host);
 /* Read as zeroes afterwards; @unmap allows giving clusters back. */
 int qcow2_zero(struct qcow2_image *img, uint64_t len, uint64_t off, bool unmap);
 /* Advisory: whole clusters inside the range may read as zeroes after. */

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "qcow2.h"
@@ -27,17 +29,28 @@ struct qcow2_tgt {
 	struct qcow2_image *img;
 	pthread_mutex_t lock; /* the image's metadata and the counters */
 	bool read_only;
+	bool zc; /* data in the request's pages (fixed buffer == tag) */
 	unsigned int depth;
+	__u32 max_io;
 	__u32 *expect; /* per queue and tag: bytes the SQEs must return */
+	int scratch_fd; /* zero copy: bytes the library produced, see below */
 	/* requests by path, for `ublk list` */
 	__u64 nr_direct, nr_meta, nr_flush;
 };
 
-/* A run of guest bytes at contiguous host offsets, not yet queued. */
+/*
+ * Zero copy has no buffer of ours: what the library reads (backing file,
+ * compressed cluster) goes to a memfd slot of the tag, and READ_FIXED
+ * moves it into the request. Zeroes come from a hole past all slots.
+ */
+#define SCRATCH_FD 1
+
+/* A run of request bytes at contiguous file offsets, not yet queued. */
 struct run {
-	__u64 host;
+	int fd; /* QCOW2_FD or SCRATCH_FD */
+	__u64 pos;
 	__u32 len;
-	char *buf;
+	__u32 buf_off; /* in the request */
 };
 
 static int qcow2_open_image(struct ublk_dev *dev, struct qcow2_tgt *t, const char *file)
@@ -79,6 +92,8 @@ static void qcow2_set_params(struct ublk_dev *dev, struct qcow2_tgt *t)
 static void qcow2_free_tgt(struct qcow2_tgt *t)
 {
 	qcow2_close(t->img);
+	if (t->scratch_fd >= 0)
+		close(t->scratch_fd);
 	pthread_mutex_destroy(&t->lock);
 	free(t->expect);
 	free(t);
@@ -89,25 +104,33 @@ static int qcow2_tgt_init(struct ublk_dev *dev, const char *file, bool read_only
 	struct qcow2_tgt *t;
 	int ret;
 
-	if (dev->data_mode != UBLK_DATA_COPY) {
-		ublk_dev_err(dev, "the qcow2 target serves copy mode only (no -u, -z)");
+	if (dev->data_mode == UBLK_DATA_USER_COPY) {
+		ublk_dev_err(dev, "the qcow2 target serves copy and zero copy modes, not -u");
 		return -EINVAL;
 	}
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	pthread_mutex_init(&t->lock, NULL);
+	t->scratch_fd = -1;
 	t->read_only = read_only;
+	t->zc = dev->data_mode == UBLK_DATA_AUTO_ZC;
 	t->depth = dev->info.queue_depth;
+	t->max_io = dev->info.max_io_buf_bytes;
 	t->expect = calloc((size_t)dev->info.nr_hw_queues * t->depth, sizeof(*t->expect));
 	ret = t->expect ? qcow2_open_image(dev, t, file) : -ENOMEM;
+	if (!ret && t->zc) {
+		t->scratch_fd = memfd_create("qcow2-scratch", MFD_CLOEXEC);
+		ret = t->scratch_fd < 0 ? -errno : 0;
+	}
 	if (ret) {
 		qcow2_free_tgt(t);
 		return ret;
 	}
 	qcow2_set_params(dev, t);
 	dev->tgt.fds[QCOW2_FD] = t->img->fd;
-	dev->tgt.nr_fds = 1;
+	dev->tgt.fds[SCRATCH_FD] = t->scratch_fd;
+	dev->tgt.nr_fds = t->zc ? 2 : 1;
 	dev->tgt.priv = t;
 	return 0;
 }
@@ -141,17 +164,41 @@ static __u32 *expect_of(struct ublk_queue *q, int tag)
 	return &t->expect[q->q_id * t->depth + tag];
 }
 
+static __u64 scratch_pos(struct ublk_queue *q, int tag, __u32 buf_off)
+{
+	struct qcow2_tgt *t = q->dev->tgt.priv;
+
+	return ((__u64)q->q_id * t->depth + tag) * t->max_io + buf_off;
+}
+
+static __u64 zero_pos(struct ublk_queue *q, __u32 buf_off)
+{
+	struct qcow2_tgt *t = q->dev->tgt.priv;
+
+	/* past every queue's slots: a hole, never written */
+	return (__u64)q->dev->info.nr_hw_queues * t->depth * t->max_io + buf_off;
+}
+
 static void queue_run(struct ublk_queue *q, int tag, struct run *r, bool write, bool fua)
 {
+	struct qcow2_tgt *t = q->dev->tgt.priv;
 	struct io_uring_sqe *sqe;
+	char *buf = (char *)q->ios[tag].buf + r->buf_off;
+	int fd = ublk_tgt_fixed_fd(r->fd);
 
 	if (!r->len)
 		return;
 	sqe = ublk_queue_get_sqe(q);
-	if (write)
-		io_uring_prep_write(sqe, ublk_tgt_fixed_fd(QCOW2_FD), r->buf, r->len, r->host);
+	if (t->zc && write)
+		io_uring_prep_write_fixed(sqe, fd, (void *)(uintptr_t)r->buf_off, r->len, r->pos,
+					  tag);
+	else if (t->zc)
+		io_uring_prep_read_fixed(sqe, fd, (void *)(uintptr_t)r->buf_off, r->len, r->pos,
+					 tag);
+	else if (write)
+		io_uring_prep_write(sqe, fd, buf, r->len, r->pos);
 	else
-		io_uring_prep_read(sqe, ublk_tgt_fixed_fd(QCOW2_FD), r->buf, r->len, r->host);
+		io_uring_prep_read(sqe, fd, buf, r->len, r->pos);
 	if (fua)
 		sqe->rw_flags = RWF_DSYNC;
 	sqe->flags |= IOSQE_FIXED_FILE;
@@ -159,6 +206,21 @@ static void queue_run(struct ublk_queue *q, int tag, struct run *r, bool write, 
 	q->ios[tag].pending++;
 	*expect_of(q, tag) += r->len;
 	r->len = 0;
+}
+
+/* Add [pos, pos + len) of file @fd at @buf_off to the run, or start a new one. */
+static void add_run(struct ublk_queue *q, int tag, struct run *r, int fd, __u64 pos, __u32 len,
+		    __u32 buf_off, bool write, bool fua)
+{
+	if (r->len && r->fd == fd && r->pos + r->len == pos && r->buf_off + r->len == buf_off) {
+		r->len += len;
+		return;
+	}
+	queue_run(q, tag, r, write, fua);
+	r->fd = fd;
+	r->pos = pos;
+	r->len = len;
+	r->buf_off = buf_off;
 }
 
 /*
@@ -178,35 +240,63 @@ static bool direct(struct qcow2_image *img, const struct qcow2_mapping *m, __u64
 	return host + len <= img->file_size;
 }
 
+/* Zero copy, a read the library serves: through the tag's scratch slot. */
+static int zc_read_slow(struct ublk_queue *q, int tag, struct run *r, const struct qcow2_mapping *m,
+			__u64 off, __u32 len, __u32 buf_off)
+{
+	struct qcow2_tgt *t = q->dev->tgt.priv;
+	__u64 pos = scratch_pos(q, tag, buf_off);
+	char *tmp;
+	int ret;
+
+	if (m->kind == QCOW2_ZERO || (m->kind == QCOW2_UNALLOCATED && !t->img->backing)) {
+		add_run(q, tag, r, SCRATCH_FD, zero_pos(q, buf_off), len, buf_off, false, false);
+		return 0;
+	}
+	tmp = malloc(len);
+	if (!tmp)
+		return -ENOMEM;
+	ret = qcow2_read(t->img, tmp, len, off);
+	if (!ret && pwrite(t->scratch_fd, tmp, len, pos) != (ssize_t)len)
+		ret = -EIO;
+	free(tmp);
+	if (!ret)
+		add_run(q, tag, r, SCRATCH_FD, pos, len, buf_off, false, false);
+	return ret;
+}
+
 /* One cluster's part of a request: queue it, or serve it now. */
-static int qcow2_segment(struct ublk_queue *q, int tag, struct run *r, char *buf, __u64 off,
+static int qcow2_segment(struct ublk_queue *q, int tag, struct run *r, __u32 buf_off, __u64 off,
 			 __u32 len, bool write, bool fua)
 {
 	struct qcow2_tgt *t = q->dev->tgt.priv;
 	struct qcow2_image *img = t->img;
+	char *buf = (char *)q->ios[tag].buf + buf_off;
+	__u64 in = off & (img->cluster_size - 1);
+	uint64_t host;
 	struct qcow2_mapping m;
-	__u64 host;
 	int ret;
 
 	ret = qcow2_map(img, off, &m);
 	if (ret)
 		return ret;
-	if (!direct(img, &m, off, len, write)) {
-		queue_run(q, tag, r, write, fua);
-		t->nr_meta++;
-		return write ? qcow2_write(img, buf, len, off) : qcow2_read(img, buf, len, off);
-	}
-	t->nr_direct++;
-	host = m.host_off + (off & (img->cluster_size - 1));
-	if (r->len && r->host + r->len == host && r->buf + r->len == buf) {
-		r->len += len;
+	if (direct(img, &m, off, len, write)) {
+		t->nr_direct++;
+		add_run(q, tag, r, QCOW2_FD, m.host_off + in, len, buf_off, write, fua);
 		return 0;
 	}
-	queue_run(q, tag, r, write, fua);
-	r->host = host;
-	r->len = len;
-	r->buf = buf;
-	return 0;
+	t->nr_meta++;
+	if (!t->zc) {
+		queue_run(q, tag, r, write, fua);
+		return write ? qcow2_write(img, buf, len, off) : qcow2_read(img, buf, len, off);
+	}
+	if (!write)
+		return zc_read_slow(q, tag, r, &m, off, len, buf_off);
+	/* the old contents are copied up first; the new data follows it */
+	ret = qcow2_prepare_write(img, off, &host);
+	if (!ret)
+		add_run(q, tag, r, QCOW2_FD, host + in, len, buf_off, write, fua);
+	return ret;
 }
 
 static int qcow2_rw(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod, bool write)
@@ -215,18 +305,18 @@ static int qcow2_rw(struct ublk_queue *q, int tag, const struct ublksrv_io_desc 
 	struct qcow2_image *img = t->img;
 	__u64 off = iod->start_sector << 9, end = off + ((__u64)iod->nr_sectors << 9), n;
 	bool fua = write && (iod->op_flags & UBLK_IO_F_FUA);
-	char *buf = q->ios[tag].buf;
 	struct run r = { 0 };
+	__u32 buf_off = 0;
 	int ret = 0;
 
 	if (write && t->read_only)
 		return -EROFS;
 	*expect_of(q, tag) = 0;
 	pthread_mutex_lock(&t->lock);
-	for (; off < end && !ret; off += n, buf += n) {
+	for (; off < end && !ret; off += n, buf_off += n) {
 		n = img->cluster_size - (off & (img->cluster_size - 1));
 		n = n < end - off ? n : end - off;
-		ret = qcow2_segment(q, tag, &r, buf, off, n, write, fua);
+		ret = qcow2_segment(q, tag, &r, buf_off, off, n, write, fua);
 	}
 	/* what the library wrote for a FUA request is durable before we answer */
 	if (!ret && fua)

@@ -116,6 +116,26 @@ static void qemu_pattern(const char *name, uint8_t *ref, uint64_t size, const ch
 		memset(ref + off[i], pat[i], len[i]);
 }
 
+/* As the target's zero-copy path: prepare the cluster, write at its host offset. */
+static int prepared_write(struct qcow2_image *img, uint8_t *ref, uint64_t off, uint64_t len)
+{
+	uint64_t cs = img->cluster_size, in = off & (cs - 1), host, j;
+	uint8_t buf[4096];
+	int ret;
+
+	len = len < cs - in ? len : cs - in;
+	len = len < sizeof(buf) ? len : sizeof(buf);
+	for (j = 0; j < len; j++)
+		buf[j] = rnd() >> 24;
+	ret = qcow2_prepare_write(img, off, &host);
+	if (ret)
+		return ret;
+	if (pwrite(img->fd, buf, len, host + in) != (ssize_t)len)
+		return -EIO;
+	memcpy(ref + off, buf, len);
+	return 0;
+}
+
 /* Random writes and zeroings through the library, mirrored into @ref. */
 static void lib_writes(const char *name, uint8_t *ref, uint64_t size, int nr, uint64_t maxlen)
 {
@@ -137,6 +157,8 @@ static void lib_writes(const char *name, uint8_t *ref, uint64_t size, int nr, ui
 		if (i % 10 == 9) {
 			ret = qcow2_zero(img, len, off, i % 20 == 19);
 			memset(ref + off, 0, len);
+		} else if (i % 10 == 4) {
+			ret = prepared_write(img, ref, off, len);
 		} else {
 			for (j = 0; j < len; j++)
 				buf[j] = rnd() >> 24;
