@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,7 +20,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "json.h"
 #include "qcow2.h"
 #include "ublksrv.h"
 
@@ -135,17 +135,51 @@ static int qcow2_tgt_init(struct ublk_dev *dev, const char *file, bool read_only
 	return 0;
 }
 
-static int qcow2_init(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+struct qcow2_opts {
+	const char *file;
+	bool read_only;
+};
+
+static int qcow2_parse_file(void *p, const char *arg, char *err, size_t err_len)
 {
-	if (!opts->file) {
+	if (!*arg) {
+		snprintf(err, err_len, "empty file name");
+		return -EINVAL;
+	}
+	((struct qcow2_opts *)p)->file = arg;
+	return 0;
+}
+
+static int qcow2_parse_ro(void *p, const char *arg, char *err, size_t err_len)
+{
+	(void)arg, (void)err, (void)err_len;
+	((struct qcow2_opts *)p)->read_only = true;
+	return 0;
+}
+
+static const struct ublk_tgt_opt qcow2_opts[] = {
+	{ .name = "file",
+	  .short_name = 'f',
+	  .has_arg = true,
+	  .arg_name = "IMAGE",
+	  .help = "qcow2 image, version 2 or 3 (required)",
+	  .flags = UBLK_TGT_OPT_PATH | UBLK_TGT_OPT_REQUIRED,
+	  .parse = qcow2_parse_file },
+	{ .name = "read-only",
+	  .help = "open the image (and its backing chain) read-only",
+	  .parse = qcow2_parse_ro },
+	{ 0 },
+};
+
+static int qcow2_init(struct ublk_dev *dev, const struct ublk_dev_opts *dev_opts)
+{
+	const struct qcow2_opts *opts = dev_opts->tgt_opts;
+
+	if (!opts || !opts->file) {
 		ublk_dev_err(dev, "the qcow2 target needs an image (-f FILE)");
 		return -EINVAL;
 	}
-	if (opts->size) {
-		ublk_dev_err(dev, "the qcow2 target takes its size from the image; drop --size");
-		return -EINVAL;
-	}
-	return qcow2_tgt_init(dev, opts->file, false);
+	return qcow2_tgt_init(dev, opts->file, opts->read_only);
 }
 
 static void qcow2_deinit(struct ublk_dev *dev)
@@ -408,27 +442,42 @@ static void qcow2_io_done(struct ublk_queue *q, int tag, const struct io_uring_c
 	ublk_complete_io(q, tag, io->result);
 }
 
-static void qcow2_dump_json(const struct ublk_dev *dev, struct json_writer *w)
+static int qcow2_dump_json(const struct ublk_dev *dev, json_t *obj)
 {
 	struct qcow2_tgt *t = dev->tgt.priv;
 	struct qcow2_image *img = t->img;
+	json_t *file, *backing;
+	int ret = 0;
 
+	/* json_string() refuses a name that is not UTF-8 */
+	file = json_string(img->path);
+	backing = json_string(img->backing ? img->backing->path : "");
+	if (!file || !backing) {
+		json_decref(file);
+		json_decref(backing);
+		return -EINVAL;
+	}
 	pthread_mutex_lock(&t->lock);
-	json_str(w, "file", img->path);
-	json_uint(w, "dev_size", dev->tgt.dev_size);
-	json_uint(w, "qcow2_version", img->version);
-	json_uint(w, "cluster_size", img->cluster_size);
-	json_str(w, "backing_file", img->backing ? img->backing->path : "");
-	json_bool(w, "read_only", t->read_only);
-	json_uint(w, "requests_direct", t->nr_direct);
-	json_uint(w, "requests_metadata", t->nr_meta);
-	json_uint(w, "clusters_allocated", img->nr_alloc);
-	json_uint(w, "l2_cache_misses", img->nr_l2_miss);
+	if (json_object_set_new(obj, "file", file) ||
+	    json_object_set_new(obj, "dev_size", json_integer(dev->tgt.dev_size)) ||
+	    json_object_set_new(obj, "qcow2_version", json_integer(img->version)) ||
+	    json_object_set_new(obj, "cluster_size", json_integer(img->cluster_size)) ||
+	    json_object_set_new(obj, "backing_file", backing) ||
+	    json_object_set_new(obj, "read_only", json_boolean(t->read_only)) ||
+	    json_object_set_new(obj, "requests_direct", json_integer(t->nr_direct)) ||
+	    json_object_set_new(obj, "requests_metadata", json_integer(t->nr_meta)) ||
+	    json_object_set_new(obj, "clusters_allocated", json_integer(img->nr_alloc)) ||
+	    json_object_set_new(obj, "l2_cache_misses", json_integer(img->nr_l2_miss)))
+		ret = -ENOMEM;
 	pthread_mutex_unlock(&t->lock);
+	return ret;
 }
 
 const struct ublk_tgt_ops qcow2_tgt_ops = {
 	.name = "qcow2",
+	.help = "serve a qcow2 image (metadata in the daemon)",
+	.opts = qcow2_opts,
+	.opts_size = sizeof(struct qcow2_opts),
 	.init = qcow2_init,
 	.deinit = qcow2_deinit,
 	.queue_io = qcow2_queue_io,
