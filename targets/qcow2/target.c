@@ -23,7 +23,34 @@
 #include "qcow2.h"
 #include "ublksrv.h"
 
+#ifdef HAVE_BPF
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "qcow2.skel.h"
+#include "ublksrv_bpf.h"
+
+/* bpf/qcow2.bpf.c: mapped clusters; this file is the slow path and the map's writer */
+UBLK_BPF_SKEL_OPEN(qcow2)
+#endif
+
 #define QCOW2_FD 0 /* index in dev->tgt.fds */
+#define QCOW2_MAP_ENTRIES 65536 /* cluster map: ~5 MiB of kernel memory */
+
+/* Why the BPF program sent a request to the daemon (first cluster not mapped). */
+enum {
+	QCOW2_REDIR_UNMAPPED, /* plain and exclusive, just not in the map yet */
+	QCOW2_REDIR_ALLOCATING, /* a write needing a new cluster (or a copy) */
+	QCOW2_REDIR_COMPRESSED,
+	QCOW2_REDIR_BACKING,
+	QCOW2_REDIR_ZERO, /* a read of zeroes: zero flag, or nothing anywhere */
+	QCOW2_REDIR_OTHER, /* discard, write zeroes, shared clusters, too big */
+	QCOW2_NR_CAUSES
+};
+
+static const char *const qcow2_cause_names[QCOW2_NR_CAUSES] = {
+	"unmapped", "allocating", "compressed", "backing", "zero", "other",
+};
 
 struct qcow2_tgt {
 	struct qcow2_image *img;
@@ -36,6 +63,12 @@ struct qcow2_tgt {
 	int scratch_fd; /* zero copy: bytes the library produced, see below */
 	/* requests by path, for `ublk list` */
 	__u64 nr_direct, nr_meta, nr_flush;
+	/* BPF fast path: the cluster map all queues share, -1 without BPF */
+	int map_fd;
+	__u32 map_entries;
+	__u64 *handed_back; /* per queue and tag: the request handed back, or 0 */
+	__u64 nr_redir[QCOW2_NR_CAUSES], nr_hand_back;
+	void *skel[UBLK_MAX_QUEUES]; /* each queue's program, for its counters */
 };
 
 /*
@@ -94,8 +127,11 @@ static void qcow2_free_tgt(struct qcow2_tgt *t)
 	qcow2_close(t->img);
 	if (t->scratch_fd >= 0)
 		close(t->scratch_fd);
+	if (t->map_fd >= 0)
+		close(t->map_fd);
 	pthread_mutex_destroy(&t->lock);
 	free(t->expect);
+	free(t->handed_back);
 	free(t);
 }
 
@@ -113,12 +149,15 @@ static int qcow2_tgt_init(struct ublk_dev *dev, const char *file, bool read_only
 		return -ENOMEM;
 	pthread_mutex_init(&t->lock, NULL);
 	t->scratch_fd = -1;
+	t->map_fd = -1;
+	t->map_entries = QCOW2_MAP_ENTRIES;
 	t->read_only = read_only;
 	t->zc = dev->data_mode == UBLK_DATA_AUTO_ZC;
 	t->depth = dev->info.queue_depth;
 	t->max_io = dev->info.max_io_buf_bytes;
 	t->expect = calloc((size_t)dev->info.nr_hw_queues * t->depth, sizeof(*t->expect));
-	ret = t->expect ? qcow2_open_image(dev, t, file) : -ENOMEM;
+	t->handed_back = calloc((size_t)dev->info.nr_hw_queues * t->depth, sizeof(*t->handed_back));
+	ret = t->expect && t->handed_back ? qcow2_open_image(dev, t, file) : -ENOMEM;
 	if (!ret && t->zc) {
 		t->scratch_fd = memfd_create("qcow2-scratch", MFD_CLOEXEC);
 		ret = t->scratch_fd < 0 ? -errno : 0;
@@ -212,6 +251,62 @@ static __u64 zero_pos(struct ublk_queue *q, __u32 buf_off)
 	/* past every queue's slots: a hole, never written */
 	return (__u64)q->dev->info.nr_hw_queues * t->depth * t->max_io + buf_off;
 }
+
+#ifdef HAVE_BPF
+/* A failed update only costs a later redirect: nothing to report. */
+static void map_set(struct qcow2_tgt *t, __u64 off, __u64 host)
+{
+	__u64 key = off >> t->img->cluster_bits;
+
+	if (t->map_fd >= 0)
+		bpf_map_update_elem(t->map_fd, &key, &host, BPF_ANY);
+}
+
+/*
+ * Before clusters of [off, off + len) stop being plain and exclusive: by
+ * key for a short range, else by walking the (bounded) map.
+ */
+static void map_forget(struct qcow2_tgt *t, __u64 off, __u64 len)
+{
+	__u64 first = off >> t->img->cluster_bits, last = (off + len - 1) >> t->img->cluster_bits;
+	__u64 key, next, *keys, *prev = NULL;
+	__u32 n = 0, i;
+
+	if (t->map_fd < 0 || !len)
+		return;
+	if (last - first < t->map_entries) {
+		for (key = first; key <= last; key++)
+			bpf_map_delete_elem(t->map_fd, &key);
+		return;
+	}
+	keys = malloc(sizeof(*keys) * t->map_entries);
+	if (!keys) {
+		/* cannot be selective: forget everything */
+		while (!bpf_map_get_next_key(t->map_fd, NULL, &key))
+			bpf_map_delete_elem(t->map_fd, &key);
+		return;
+	}
+	while (n < t->map_entries && !bpf_map_get_next_key(t->map_fd, prev, &next)) {
+		if (next >= first && next <= last)
+			keys[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(t->map_fd, &keys[i]);
+	free(keys);
+}
+#else
+static void map_set(struct qcow2_tgt *t, __u64 off, __u64 host)
+{
+	(void)t, (void)off, (void)host;
+}
+
+static void map_forget(struct qcow2_tgt *t, __u64 off, __u64 len)
+{
+	(void)t, (void)off, (void)len;
+}
+#endif
 
 static void queue_run(struct ublk_queue *q, int tag, struct run *r, bool write, bool fua)
 {
@@ -316,6 +411,8 @@ static int qcow2_segment(struct ublk_queue *q, int tag, struct run *r, __u32 buf
 		return ret;
 	if (direct(img, &m, off, len, write)) {
 		t->nr_direct++;
+		if (m.writable)
+			map_set(t, off, m.host_off);
 		add_run(q, tag, r, QCOW2_FD, m.host_off + in, len, buf_off, write, fua);
 		return 0;
 	}
@@ -328,9 +425,73 @@ static int qcow2_segment(struct ublk_queue *q, int tag, struct run *r, __u32 buf
 		return zc_read_slow(q, tag, r, &m, off, len, buf_off);
 	/* the old contents are copied up first; the new data follows it */
 	ret = qcow2_prepare_write(img, off, &host);
-	if (!ret)
-		add_run(q, tag, r, QCOW2_FD, host + in, len, buf_off, write, fua);
-	return ret;
+	if (ret)
+		return ret;
+	map_set(t, off, host);
+	add_run(q, tag, r, QCOW2_FD, host + in, len, buf_off, write, fua);
+	return 0;
+}
+
+static int cause_of(const struct qcow2_tgt *t, const struct qcow2_mapping *m)
+{
+	switch (m->kind) {
+	case QCOW2_COMPRESSED:
+		return QCOW2_REDIR_COMPRESSED;
+	case QCOW2_ZERO:
+		return QCOW2_REDIR_ZERO;
+	case QCOW2_UNALLOCATED:
+		return t->img->backing ? QCOW2_REDIR_BACKING : QCOW2_REDIR_ZERO;
+	case QCOW2_NORMAL:
+		break;
+	}
+	return m->writable ? QCOW2_REDIR_UNMAPPED : QCOW2_REDIR_OTHER;
+}
+
+/*
+ * A request the BPF program redirected: map every cluster it can (writes:
+ * allocate / copy up first). True if all are mapped now and the request has
+ * not been handed back before: then BPF serves it (-EAGAIN). A request that
+ * comes back again (an entry evicted meanwhile) is served here.
+ */
+static bool bpf_prepare_rw(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod,
+			   bool write)
+{
+	struct qcow2_tgt *t = q->dev->tgt.priv;
+	struct qcow2_image *img = t->img;
+	__u64 off = iod->start_sector << 9, end = off + ((__u64)iod->nr_sectors << 9);
+	__u64 *back = &t->handed_back[q->q_id * t->depth + tag];
+	__u64 sig = iod->start_sector << 8 ^ (__u64)iod->nr_sectors << 40 ^ ublksrv_get_op(iod) ^ 1;
+	__u64 nr_cl = ((end - 1) >> img->cluster_bits) - (off >> img->cluster_bits) + 1;
+	bool all = true;
+	int cause = -1, c;
+	struct qcow2_mapping m;
+	uint64_t host;
+
+	for (off &= ~(img->cluster_size - 1); off < end && all; off += img->cluster_size) {
+		if (qcow2_map(img, off, &m))
+			return false;
+		c = cause_of(t, &m);
+		if (cause < 0 || (cause == QCOW2_REDIR_UNMAPPED && c != cause))
+			cause = c;
+		if (m.kind == QCOW2_NORMAL && m.writable)
+			host = m.host_off;
+		else if (!write || qcow2_prepare_write(img, off, &host))
+			all = false;
+		if (all)
+			map_set(t, off, host);
+	}
+	if (write && cause != QCOW2_REDIR_UNMAPPED && cause != QCOW2_REDIR_OTHER)
+		cause = QCOW2_REDIR_ALLOCATING;
+	if (cause >= 0)
+		t->nr_redir[cause]++;
+	/* the same request again: BPF missed after all, serve it here */
+	if (!all || *back == sig || nr_cl > UBLK_BPF_MAX_PIECES) {
+		*back = 0;
+		return false;
+	}
+	*back = sig;
+	t->nr_hand_back++;
+	return true;
 }
 
 static int qcow2_rw(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod, bool write)
@@ -347,6 +508,10 @@ static int qcow2_rw(struct ublk_queue *q, int tag, const struct ublksrv_io_desc 
 		return -EROFS;
 	*expect_of(q, tag) = 0;
 	pthread_mutex_lock(&t->lock);
+	if (t->map_fd >= 0 && bpf_prepare_rw(q, tag, iod, write)) {
+		pthread_mutex_unlock(&t->lock);
+		return -EAGAIN;
+	}
 	for (; off < end && !ret; off += n, buf_off += n) {
 		n = img->cluster_size - (off & (img->cluster_size - 1));
 		n = n < end - off ? n : end - off;
@@ -379,6 +544,9 @@ static int qcow2_zeroes(struct ublk_queue *q, int tag, const struct ublksrv_io_d
 		return -EROFS;
 	pthread_mutex_lock(&t->lock);
 	t->nr_meta++;
+	if (t->map_fd >= 0)
+		t->nr_redir[QCOW2_REDIR_OTHER]++;
+	map_forget(t, off, len);
 	if (discard)
 		ret = qcow2_discard(t->img, len, off);
 	else
@@ -442,6 +610,110 @@ static void qcow2_io_done(struct ublk_queue *q, int tag, const struct io_uring_c
 	ublk_complete_io(q, tag, io->result);
 }
 
+#ifdef HAVE_BPF
+/* Plain exclusive clusters known at start, up to half the map. */
+static void map_prefill(struct qcow2_tgt *t)
+{
+	struct qcow2_image *img = t->img;
+	__u64 span = img->cluster_size << img->l2_bits, off, n = 0;
+	struct qcow2_mapping m;
+	__u32 i;
+
+	for (i = 0; i < img->l1_size && n < t->map_entries / 2; i++) {
+		if (!(img->l1[i] & QCOW2_OFFSET_MASK))
+			continue;
+		for (off = i * span; off < (i + 1) * span && off < img->size;
+		     off += img->cluster_size) {
+			if (qcow2_map(img, off, &m) || m.kind != QCOW2_NORMAL || !m.writable)
+				continue;
+			map_set(t, off, m.host_off);
+			if (++n >= t->map_entries / 2)
+				break;
+		}
+	}
+}
+
+/* Before load: the first queue sizes the map, the others share its fd. */
+static int qcow2_bpf_prepare(struct ublk_queue *q, struct ublk_bpf_skel *s)
+{
+	struct qcow2_tgt *t = q->dev->tgt.priv;
+	struct qcow2_bpf *skel = s->skel;
+
+	skel->rodata->cluster_bits = t->img->cluster_bits;
+	if (t->map_fd >= 0)
+		return bpf_map__reuse_fd(skel->maps.clusters, t->map_fd);
+	return bpf_map__set_max_entries(skel->maps.clusters, t->map_entries);
+}
+
+/* Loaded and attached, no request yet: take the map, fill it. */
+static int qcow2_bpf_ready(struct ublk_queue *q, struct ublk_bpf_skel *s)
+{
+	struct qcow2_tgt *t = q->dev->tgt.priv;
+	struct qcow2_bpf *skel = s->skel;
+
+	t->skel[q->q_id] = skel;
+	if (t->map_fd >= 0)
+		return 0;
+	t->map_fd = dup(bpf_map__fd(skel->maps.clusters));
+	if (t->map_fd < 0)
+		return -errno;
+	pthread_mutex_lock(&t->lock);
+	map_prefill(t);
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
+#define QCOW2_BPF_OPEN qcow2_bpf_open
+#define QCOW2_BPF_PREPARE qcow2_bpf_prepare
+#define QCOW2_BPF_READY qcow2_bpf_ready
+#else
+#define QCOW2_BPF_OPEN NULL
+#define QCOW2_BPF_PREPARE NULL
+#define QCOW2_BPF_READY NULL
+#endif
+
+/* The fast path's counters: BPF's per queue, the daemon's by cause. */
+static int qcow2_dump_bpf(const struct ublk_dev *dev, struct qcow2_tgt *t, json_t *obj)
+{
+	__u64 hit = 0, miss = 0, big = 0;
+	json_t *b, *causes;
+	int i;
+
+	if (t->map_fd < 0)
+		return 0;
+#ifdef HAVE_BPF
+	for (i = 0; i < dev->info.nr_hw_queues && i < UBLK_MAX_QUEUES; i++) {
+		struct qcow2_bpf *skel = t->skel[i];
+
+		if (!skel)
+			continue;
+		hit += skel->bss->nr_hit;
+		miss += skel->bss->nr_miss;
+		big += skel->bss->nr_too_big;
+	}
+#else
+	(void)dev;
+#endif
+	b = json_object();
+	causes = json_object();
+	if (!b || !causes || json_object_set_new(obj, "bpf_map", b)) {
+		json_decref(b);
+		json_decref(causes);
+		return -ENOMEM;
+	}
+	for (i = 0; i < QCOW2_NR_CAUSES; i++)
+		if (json_object_set_new(causes, qcow2_cause_names[i], json_integer(t->nr_redir[i])))
+			return -ENOMEM;
+	if (json_object_set_new(b, "entries_max", json_integer(t->map_entries)) ||
+	    json_object_set_new(b, "hits", json_integer(hit)) ||
+	    json_object_set_new(b, "misses", json_integer(miss)) ||
+	    json_object_set_new(b, "too_big", json_integer(big)) ||
+	    json_object_set_new(b, "redirects", causes) ||
+	    json_object_set_new(b, "hand_backs", json_integer(t->nr_hand_back)))
+		return -ENOMEM;
+	return 0;
+}
+
 static int qcow2_dump_json(const struct ublk_dev *dev, json_t *obj)
 {
 	struct qcow2_tgt *t = dev->tgt.priv;
@@ -469,6 +741,8 @@ static int qcow2_dump_json(const struct ublk_dev *dev, json_t *obj)
 	    json_object_set_new(obj, "clusters_allocated", json_integer(img->nr_alloc)) ||
 	    json_object_set_new(obj, "l2_cache_misses", json_integer(img->nr_l2_miss)))
 		ret = -ENOMEM;
+	if (!ret)
+		ret = qcow2_dump_bpf(dev, t, obj);
 	pthread_mutex_unlock(&t->lock);
 	return ret;
 }
@@ -483,4 +757,7 @@ const struct ublk_tgt_ops qcow2_tgt_ops = {
 	.queue_io = qcow2_queue_io,
 	.io_done = qcow2_io_done,
 	.dump_json = qcow2_dump_json,
+	.bpf_open = QCOW2_BPF_OPEN,
+	.bpf_prepare = QCOW2_BPF_PREPARE,
+	.bpf_ready = QCOW2_BPF_READY,
 };

@@ -173,10 +173,10 @@ static void test_keys(void)
 	EXPECT_ERR("\n[device]\ntarget=loop\nqueues=2\n", 2,
 		   "[device]: missing required key 'file'", "required by the loop target");
 	EXPECT_ERR("[device]\ntarget=null\nfile=@F\n", 3, "[device] file",
-		   "not used by the null target (only by loop)");
+		   "not used by the null target (only by loop, qcow2)");
 	/* the targets' keys are known keys, listed after the generic ones */
 	EXPECT_ERR("[device]\ntarget=null\nsizes=1G\n", 3, "[device] sizes: unknown key",
-		   "unprivileged, size, file, buffered_io)");
+		   "unprivileged, size, file, buffered_io, read-only)");
 	EXPECT_ERR("[device]\ntarget=loop\nfile=@F\nsize=1G\n", 4, "[device] size",
 		   "not used by the loop target");
 	EXPECT_ERR("[device]\ntarget=null\nbuffered_io=yes\n", 3, "[device] buffered_io",
