@@ -159,8 +159,11 @@ static int qcow2_tgt_init(struct ublk_dev *dev, const char *file, bool read_only
 	t->handed_back = calloc((size_t)dev->info.nr_hw_queues * t->depth, sizeof(*t->handed_back));
 	ret = t->expect && t->handed_back ? qcow2_open_image(dev, t, file) : -ENOMEM;
 	if (!ret && t->zc) {
+		/* sparse: the slots of every tag, then the hole zeroes come from */
+		off_t len = ((off_t)dev->info.nr_hw_queues * t->depth + 1) * t->max_io;
+
 		t->scratch_fd = memfd_create("qcow2-scratch", MFD_CLOEXEC);
-		ret = t->scratch_fd < 0 ? -errno : 0;
+		ret = t->scratch_fd < 0 || ftruncate(t->scratch_fd, len) ? -errno : 0;
 	}
 	if (ret) {
 		qcow2_free_tgt(t);
