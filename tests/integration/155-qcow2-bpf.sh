@@ -61,7 +61,7 @@ qemu-img compare -f qcow2 -F raw "$img" "$T_WORK/dump.raw" >/dev/null ||
 # compressed over a backing file: redirects by cause, identical data
 make_pattern "$T_WORK/base.raw" 8
 qemu-img convert -f raw -O qcow2 "$T_WORK/base.raw" "$T_WORK/base.qcow2"
-seq -w 1 1000000 | head -c 4M >"$T_WORK/c.raw"
+seq 1000001 1524288 >"$T_WORK/c.raw" # 8 bytes a line: 4 MiB
 qemu-img convert -c -f raw -O qcow2 "$T_WORK/c.raw" "$T_WORK/c.qcow2"
 qemu-img rebase -u -b "$T_WORK/base.qcow2" -F qcow2 "$T_WORK/c.qcow2"
 qemu-img resize -q "$T_WORK/c.qcow2" 8M
