@@ -121,6 +121,8 @@ int qcow2_pread(struct qcow2_image *img, void *buf, uint64_t len, uint64_t off)
 	return 0;
 }
 
+unsigned long qcow2_test_crash_after;
+
 int qcow2_pwrite(struct qcow2_image *img, const void *buf, uint64_t len, uint64_t off)
 {
 	uint64_t done = 0;
@@ -128,6 +130,9 @@ int qcow2_pwrite(struct qcow2_image *img, const void *buf, uint64_t len, uint64_
 
 	if (img->read_only)
 		return -EROFS;
+	/* tests: die as kill -9 would, before the Nth write reaches the file */
+	if (qcow2_test_crash_after && !--qcow2_test_crash_after)
+		_exit(86);
 	while (done < len) {
 		n = pwrite(img->fd, (const char *)buf + done, len - done, off + done);
 		if (n < 0 && errno == EINTR)

@@ -121,6 +121,13 @@ int qcow2_flush(struct qcow2_image *img);
 /* Refcount of host cluster @idx (exposed for tests and the fuzzer). */
 int qcow2_get_refcount(struct qcow2_image *img, uint64_t idx, uint64_t *rc);
 
+/*
+ * Tests only: when non-zero, the process exits (as if killed) right before
+ * the write to an image file that brings this count to zero. Every point
+ * between two writes is a crash point the ordering must survive.
+ */
+extern unsigned long qcow2_test_crash_after;
+
 /* Parse and validate an in-memory header (fuzzer entry; no file I/O). */
 int qcow2_parse_header(struct qcow2_image *img, const uint8_t *buf, size_t len, uint64_t file_size,
 		       char *err, size_t errlen);

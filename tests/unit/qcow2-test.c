@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -299,6 +300,231 @@ static void test_snapshot(void)
 	free(snap);
 }
 
+/* ---- crash at every write: the image stays consistent, data is old or new */
+
+struct op {
+	uint64_t off, len, seed;
+	bool zero;
+};
+
+static void op_bytes(const struct op *o, uint8_t *dst)
+{
+	uint64_t x = o->seed | 1, j;
+
+	for (j = 0; j < o->len; j++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		dst[j] = o->zero ? 0 : x >> 32;
+	}
+}
+
+static int run_ops(struct qcow2_image *img, const struct op *ops, int nr, int progress_fd)
+{
+	uint8_t *buf = malloc(1 << 20);
+	int i, ret = 0;
+
+	for (i = 0; i < nr && !ret; i++) {
+		op_bytes(&ops[i], buf);
+		ret = ops[i].zero ? qcow2_zero(img, ops[i].len, ops[i].off, true) :
+				    qcow2_write(img, buf, ops[i].len, ops[i].off);
+		if (!ret && progress_fd >= 0 && write(progress_fd, &i, sizeof(i)) != sizeof(i))
+			ret = -EIO;
+		if (ret && progress_fd < 0)
+			fprintf(stderr, "op %d (%s %llu+%llu): %s\n", i,
+				ops[i].zero ? "zero" : "write", (unsigned long long)ops[i].off,
+				(unsigned long long)ops[i].len, strerror(-ret));
+	}
+	free(buf);
+	return ret;
+}
+
+/* Child: apply the ops to c.qcow2 and die before write number @n. */
+static void crash_child(const struct op *ops, int nr, unsigned long n, int fd)
+{
+	char err[QCOW2_ERRLEN];
+	struct qcow2_image *img = qcow2_open(path("c.qcow2"), false, err, sizeof(err));
+
+	if (!img)
+		_exit(2);
+	qcow2_test_crash_after = n;
+	run_ops(img, ops, nr, fd);
+	_exit(0);
+}
+
+/* Bytes equal @ref, or within op @o the bytes @o writes. */
+static bool old_or_new(const uint8_t *got, const uint8_t *ref, const struct op *o, uint8_t *tmp,
+		       uint64_t size)
+{
+	uint64_t j;
+
+	if (o)
+		op_bytes(o, tmp);
+	for (j = 0; j < size; j++) {
+		if (got[j] == ref[j])
+			continue;
+		if (o && j >= o->off && j < o->off + o->len && got[j] == tmp[j - o->off])
+			continue;
+		fprintf(stderr, "byte %llu: 0x%02x, expected 0x%02x\n", (unsigned long long)j,
+			got[j], ref[j]);
+		return false;
+	}
+	return true;
+}
+
+/* One crash point: returns the number of ops that completed, or -1. */
+static int crash_once(const struct op *ops, int nr, unsigned long n)
+{
+	int p[2], done = 0, i, st;
+	pid_t pid;
+
+	if (sh("cp c0.qcow2 c.qcow2") || pipe(p))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		close(p[0]);
+		crash_child(ops, nr, n, p[1]);
+	}
+	close(p[1]);
+	while (read(p[0], &i, sizeof(i)) == sizeof(i))
+		done = i + 1;
+	close(p[0]);
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    (WEXITSTATUS(st) != 86 && WEXITSTATUS(st) != 0))
+		return -1;
+	return done;
+}
+
+/* qemu-img check: 0 clean, 3 leaks only; anything else is corruption. */
+static bool check_no_corruption(void)
+{
+	char full[600];
+	int st;
+
+	snprintf(full, sizeof(full), "cd %s && qemu-img check c.qcow2 >log 2>&1", dir);
+	st = system(full);
+	st = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	if (st == 0 || st == 3)
+		return true;
+	snprintf(full, sizeof(full), "cat %s/log >&2", dir);
+	if (system(full))
+		fprintf(stderr, "(no log)\n");
+	return false;
+}
+
+/*
+ * Fill c0.qcow2 below guest offset @lo until the host clusters in use come
+ * within 100 of what the refcount table covers: the ops then grow it.
+ */
+static void prefill_to_table_end(uint64_t lo)
+{
+	struct qcow2_image *img;
+	char err[QCOW2_ERRLEN];
+	uint8_t buf[4096];
+	uint64_t off, cover;
+
+	memset(buf, 0x3c, sizeof(buf));
+	img = qcow2_open(path("c0.qcow2"), false, err, sizeof(err));
+	CHECK(img != NULL);
+	if (!img)
+		return;
+	cover = img->rt_entries << img->rb_bits;
+	for (off = 0; off + sizeof(buf) <= lo; off += sizeof(buf)) {
+		if ((img->file_size >> img->cluster_bits) + 100 >= cover)
+			break;
+		CHECK(qcow2_write(img, buf, sizeof(buf), off) == 0);
+	}
+	CHECK(off + sizeof(buf) <= lo);
+	qcow2_close(img);
+}
+
+static void crash_scenario(const char *name, const char *setup, uint64_t size, uint64_t lo,
+			   uint64_t maxlen, bool grows)
+{
+	uint32_t rt0;
+	struct op ops[24];
+	uint8_t *ref = malloc(size), *got = malloc(size), *tmp = malloc(1 << 20);
+	unsigned long total = 1000000000ul, n;
+	struct qcow2_image *img;
+	char err[QCOW2_ERRLEN];
+	int nr = 24, i, done, points = 0;
+
+	fprintf(stderr, "crash at every write: %s\n", name);
+	CHECK(sh("rm -f c0.qcow2 c.qcow2 base.qcow2 && %s", setup) == 0);
+	for (i = 0; i < nr; i++) {
+		ops[i].len = 1 + rnd() % maxlen;
+		ops[i].off = lo + rnd() % (size - lo - ops[i].len + 1);
+		ops[i].seed = rnd();
+		ops[i].zero = i % 6 == 5;
+	}
+	if (grows)
+		prefill_to_table_end(lo);
+	/* how many writes the whole run makes */
+	CHECK(sh("cp c0.qcow2 c.qcow2") == 0);
+	img = qcow2_open(path("c.qcow2"), false, err, sizeof(err));
+	CHECK(img != NULL);
+	if (!img)
+		goto out;
+	qcow2_test_crash_after = total;
+	rt0 = img->rt_clusters;
+	CHECK(run_ops(img, ops, nr, -1) == 0);
+	/* the scenario exercises what it says */
+	CHECK(!grows || img->rt_clusters > rt0);
+	total -= qcow2_test_crash_after;
+	qcow2_test_crash_after = 0;
+	qcow2_close(img);
+	img = qcow2_open(path("c0.qcow2"), true, err, sizeof(err));
+	CHECK(img && qcow2_read(img, ref, size, 0) == 0);
+	qcow2_close(img);
+	for (n = 1, i = 0; n <= total && !failures; n++) {
+		done = crash_once(ops, nr, n);
+		CHECK(done >= 0);
+		if (done < 0)
+			break;
+		for (; i < done; i++) {
+			/* the reference follows the ops that completed */
+			op_bytes(&ops[i], tmp);
+			memcpy(ref + ops[i].off, tmp, ops[i].len);
+		}
+		CHECK(check_no_corruption());
+		img = qcow2_open(path("c.qcow2"), true, err, sizeof(err));
+		CHECK(img && qcow2_read(img, got, size, 0) == 0);
+		qcow2_close(img);
+		CHECK(old_or_new(got, ref, done < nr ? &ops[done] : NULL, tmp, size));
+		if (failures)
+			fprintf(stderr, "%s: crash before write %lu of %lu (op %d)\n", name, n,
+				total, done);
+		points++;
+	}
+	fprintf(stderr, "  %d crash points of %lu writes: no corruption, data old or new\n", points,
+		total);
+out:
+	free(ref);
+	free(got);
+	free(tmp);
+}
+
+static void test_crash(void)
+{
+	/* filled up to the table's end below 8 MiB: the ops above grow it */
+	crash_scenario("512 B clusters, refcount table growth",
+		       "qemu-img create -q -f qcow2 -o cluster_size=512 c0.qcow2 16M", 16 << 20,
+		       8 << 20, 3000, true);
+	crash_scenario("64 KiB clusters, compressed, internal snapshot",
+		       "seq 1000001 1524288 > src.raw && "
+		       "qemu-img convert -c -O qcow2 src.raw c0.qcow2 && "
+		       "qemu-img snapshot -c s1 c0.qcow2",
+		       4 << 20, 0, 150000, false);
+	crash_scenario("4 KiB clusters, v2, qcow2 backing file",
+		       "qemu-img create -q -f qcow2 base.qcow2 8M && "
+		       "qemu-io -c 'write -P 9 0 8M' base.qcow2 && "
+		       "qemu-img create -q -f qcow2 -o cluster_size=4096,compat=0.10 "
+		       "-b base.qcow2 -F qcow2 c0.qcow2",
+		       8 << 20, 0, 20000, false);
+}
+
 static int have(const char *tool)
 {
 	char cmd[256];
@@ -318,6 +544,10 @@ int main(void)
 	snprintf(dir, sizeof(dir), "%s/qcow2-test.XXXXXX", base);
 	if (!mkdtemp(dir))
 		return 1;
+	if (getenv("QCOW2_TEST_CRASH_ONLY")) {
+		test_crash();
+		goto out;
+	}
 	test_plain(4096, "0.10", "", 32 << 20);
 	test_plain(65536, "1.1", "", 32 << 20);
 	test_plain(2 << 20, "1.1", "", 64 << 20);
@@ -332,6 +562,8 @@ int main(void)
 	test_compressed("zstd");
 #endif
 	test_snapshot();
+	test_crash();
+out:
 	if (!failures)
 		sh("rm -rf %s", dir);
 	else
