@@ -130,6 +130,9 @@ static void test_good(void)
 	EXPECT_ARGS("[device]\ntarget=null\ndata_mode=copy\n"
 		    "unprivileged=on\nbpf=off\nrecovery=fail-io\n",
 		    "--type=null", "--recovery=fail-io", "--bpf=off", "--unprivileged");
+	/* qcow2: an image and a flag of its own */
+	EXPECT_ARGS("[device]\ntarget=qcow2\nfile=@F\nread-only=yes\nbpf=on\n", "--type=qcow2",
+		    "--file=%s", "--read-only", "--bpf=on");
 	/* limits, inclusive */
 	EXPECT_ARGS("[device]\ntarget=null\nqueues=32\ndepth=4096\nid=1048575\n", "--type=null",
 		    "--number=1048575", "--queues=32", "--depth=4096");
