@@ -8,7 +8,9 @@
 # only fault is an L2 entry are served, and reading that cluster fails with
 # an I/O error instead of returning wrong data. The valid image of the corpus
 # is served and reads its data. Also: a raw file and a missing file.
-# timeout: 300
+# Through `ublk add` one image of each kind (every `ublk add` costs seconds
+# under TCG); tests/unit/qcow2-hostile checks the whole corpus.
+# timeout: 600
 . "$(dirname "$0")/lib.sh"
 
 gen=$(dirname "$0")/../unit/qcow2-hostile
@@ -17,8 +19,12 @@ corpus=$T_WORK/corpus
 mkdir -p "$corpus"
 "$gen" "$corpus" >"$T_WORK/corpus.txt" || fail "the corpus generator failed"
 
+# one of each kind: header field, size, table offset, table entry, feature,
+# backing chain, bad L2 entry
+pick='^(truncated|cluster-bits-22|huge-size|encrypted|l1-past-eof|rt-in-header|l2-unaligned|refblock-past-eof|unknown-incompat|corrupt-bit|dirty-lazy|extended-l2|loop-b|backing-missing|data-unaligned|compressed-garbage)\.qcow2$'
 n=0
 while read -r name verdict _; do
+	grep -qE "$pick" <<<"$name" || continue
 	case $verdict in
 	refused:)
 		expect_fail "$name" ublk add -t qcow2 -f "$corpus/$name"
@@ -34,7 +40,7 @@ while read -r name verdict _; do
 		;;
 	esac
 done <"$T_WORK/corpus.txt"
-[ "$n" -ge 40 ] || fail "only $n corpus images were tried"
+[ "$n" -eq 16 ] || fail "$n corpus images were tried, expected 16"
 
 ublk_add -t qcow2 -f "$corpus/valid.qcow2"
 [ "$(head -c 1 "/dev/ublkb$DEV_ID" | od -An -tx1 | tr -d ' ')" = 5c ] ||
