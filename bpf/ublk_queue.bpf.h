@@ -236,8 +236,8 @@ static __always_inline int ublk_bpf_start(struct iou_ctx *ring, __u16 tag)
 
 	if (!t)
 		return 1;
-	/* draining for recovery: the request stays with the kernel */
-	if (shared.draining)
+	/* draining without quiesce: the request stays with the kernel */
+	if (shared.draining == UBLK_BPF_DRAIN_DROP)
 		return 0;
 	retry = t->retry;
 	t->retry = 0;

@@ -91,6 +91,13 @@ enum ublk_bpf_redirect {
 	UBLK_BPF_REDIR_DEBUG, /* the every-Nth debug knob */
 };
 
+/* How the program winds down for recovery (shared.draining). */
+enum ublk_bpf_drain {
+	UBLK_BPF_DRAIN_NONE = 0,
+	UBLK_BPF_DRAIN_DROP, /* new requests stay with the kernel (REISSUE) */
+	UBLK_BPF_DRAIN_QUIESCED, /* the kernel quiesced: serve what comes */
+};
+
 #define UBLK_BPF_MAX_DEPTH 4096 /* UBLK_MAX_QUEUE_DEPTH */
 #define UBLK_BPF_MAX_PIECES 128 /* handler calls (CONTINUEs) per request */
 
@@ -123,7 +130,7 @@ struct ublk_bpf_tag {
 struct ublk_bpf_shared {
 	/* daemon -> program */
 	__u32 user_sqes;
-	__u32 draining; /* finish what is in flight, start nothing new */
+	__u32 draining; /* UBLK_BPF_DRAIN_*: finish what is in flight, then exit */
 	__u32 daemon_inflight; /* requests the daemon's target holds */
 	/* program -> daemon */
 	__u32 stop_reason;

@@ -14,6 +14,7 @@
 
 void *ublk_queue_thread(void *arg);
 void ublk_handle_cqe(struct ublk_queue *q, const struct io_uring_cqe *cqe);
+bool ublk_queue_fault(struct ublk_queue *q, __u64 nr_served);
 
 /* bpf.c: the BPF fast path of a queue (stubs without HAVE_BPF) */
 struct ublk_bpf_stats {
