@@ -261,7 +261,7 @@ struct ublk_queue {
 	pthread_t thread;
 	int err; /* setup failure, reported to ublk_dev_start() */
 	bool failed; /* the loop gave up on an error (set before the exit event) */
-	__u64 fail_after; /* tests: queue 0 fails after this many requests */
+	__u64 fail_after; /* tests: the queue fails after this many requests */
 	char errmsg[160];
 	/* statistics, read racily by the main thread */
 	__u64 nr_io;

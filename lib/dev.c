@@ -573,8 +573,14 @@ static void ublk_dev_on_queue_exit(struct ublk_dev *dev)
 		ublk_dev_drain(dev, (dev->info.flags & UBLK_F_QUIESCE) && !ublk_dev_quiesce(dev));
 		return;
 	}
+	/*
+	 * Not STOP_DEV here: it waits for the requests the failed queue held,
+	 * which only fail once we release the char device. The other queues
+	 * exit, the release stops the device and destroy deletes it.
+	 */
 	ublk_err("dev %u: a queue failed: stopping the device", dev->info.dev_id);
-	ublk_ctrl_stop_dev(&dev->ctrl, dev->info.dev_id);
+	for (i = 0; i < dev->nr_queues_started; i++)
+		eventfd_write(dev->queues[i].stop_evfd, 1);
 }
 
 int ublk_dev_run(struct ublk_dev *dev)

@@ -166,20 +166,21 @@ static bool ublk_queue_drained(struct ublk_queue *q)
 }
 
 /*
- * Fault injection for the tests (UBLK_TEST_QUEUE_FAIL_AFTER=N): queue 0
- * gives up as on an io_uring error once it served N requests.
+ * Fault injection for the tests (UBLK_TEST_QUEUE_FAIL_AFTER=N): a queue
+ * gives up as on an io_uring error once it served N requests (unless the
+ * device is already being let go of).
  */
 static void ublk_queue_fault_init(struct ublk_queue *q)
 {
 	const char *env = getenv("UBLK_TEST_QUEUE_FAIL_AFTER");
 
-	if (env && q->q_id == 0)
+	if (env)
 		q->fail_after = strtoull(env, NULL, 10);
 }
 
 bool ublk_queue_fault(struct ublk_queue *q, __u64 nr_served)
 {
-	if (!q->fail_after || nr_served < q->fail_after)
+	if (!q->fail_after || nr_served < q->fail_after || q->draining)
 		return false;
 	ublk_err("queue %d: injected failure after %llu requests", q->q_id,
 		 (unsigned long long)nr_served);
