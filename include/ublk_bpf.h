@@ -73,6 +73,14 @@ static inline __u32 ublk_bpf_bytes(__u64 ret)
 #define UBLK_UD_TGT (1ULL << 63)
 #define UBLK_UD_STOP (1ULL << 62)
 #define UBLK_UD_BPF (1ULL << 61)
+/*
+ * Backing I/O that BPF queued carries its piece of the request, in 512-byte
+ * sectors: offset in bits 24-40, length in 41-57 (a request is at most
+ * 32 MiB, 65536 sectors), so that a short piece ends the valid prefix.
+ */
+#define UBLK_UD_PIECE_OFF_SHIFT 24
+#define UBLK_UD_PIECE_LEN_SHIFT 41
+#define UBLK_UD_PIECE_MASK 0x1ffffULL
 /* op of the NOP by which the daemon hands a request back to BPF (-EAGAIN) */
 #define UBLK_UD_OP_RETRY 0xfe
 
@@ -120,10 +128,12 @@ struct ublk_bpf_cfg {
 
 /* Per-tag state of a request BPF owns. */
 struct ublk_bpf_tag {
-	__s32 res; /* bytes done, or the first error */
+	__s32 res; /* 0, or the first error */
 	__u16 pending; /* backing I/O in flight */
 	__u8 queued; /* handler said QUEUED: commit once pending is 0 */
 	__u8 retry; /* handed back by the daemon */
+	__u32 total; /* bytes of the request */
+	__u32 valid; /* bytes valid from the start: short pieces lower it */
 };
 
 /* Shared between the program and the daemon (.bss, mmapped). */

@@ -65,6 +65,15 @@ static int ublk_dev_check_opts(struct ublk_dev *dev, const struct ublk_dev_opts 
 			opts->bpf_split_bytes, opts->max_io_bytes, UBLK_BPF_MAX_PIECES);
 		return -EINVAL;
 	}
+	if (opts->bpf_split_bytes &&
+	    (__u64)opts->depth * ublk_cqes_per_tag(opts->max_io_bytes, opts->bpf_split_bytes) >
+		    UBLK_MAX_CQ_ENTRIES) {
+		ublk_dev_err(
+			dev,
+			"--bpf_split %u with depth %u: the pieces in flight would not fit a ring's CQ (%u entries)",
+			opts->bpf_split_bytes, opts->depth, UBLK_MAX_CQ_ENTRIES);
+		return -EINVAL;
+	}
 	if (opts->dev_id < -1 || opts->dev_id >= (1 << 20)) {
 		ublk_dev_err(dev, "device id %d out of range", opts->dev_id);
 		return -EINVAL;

@@ -37,6 +37,19 @@ int ublk_dev_setup(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
 int ublk_dev_init_tgt(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
 int ublk_dev_start_queues(struct ublk_dev *dev);
 
+/* io_uring's limit on the CQ (IORING_MAX_CQ_ENTRIES) */
+#define UBLK_MAX_CQ_ENTRIES 65536U
+
+/*
+ * CQEs one tag can have pending at once: its command, the stop event's
+ * share, and its backing I/O: up to two SQEs (user copy), or one per piece
+ * when BPF splits requests at @split bytes.
+ */
+static inline unsigned int ublk_cqes_per_tag(unsigned int max_io, unsigned int split)
+{
+	return 2 + (split ? max_io / split + 1 : 2);
+}
+
 static inline size_t ublk_round_up(size_t v, size_t align)
 {
 	return (v + align - 1) / align * align;

@@ -291,11 +291,13 @@ static void ublk_queue_pin_one_cpu(struct ublk_queue *q)
 
 static int ublk_queue_init(struct ublk_queue *q)
 {
+	struct ublk_dev *dev = q->dev;
 	struct io_uring_params p = {
 		.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
 			 IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE,
-		/* a command and up to two target CQEs per tag, plus stop */
-		.cq_entries = 4 * q->depth,
+		/* checked against UBLK_MAX_CQ_ENTRIES when the options were */
+		.cq_entries = q->depth * ublk_cqes_per_tag(dev->info.max_io_buf_bytes,
+							   dev->bpf ? dev->bpf_split_bytes : 0),
 	};
 	struct io_uring_sqe *sqe;
 	int ret, i;

@@ -311,7 +311,7 @@ static void loop_io_done(struct ublk_queue *q, int tag, const struct io_uring_cq
 	if (res < 0 && (io->result >= 0 || io->result == -ECANCELED))
 		io->result = res;
 	else if (res >= 0 && sub_op == LOOP_OP_BACKING && io->result >= 0)
-		io->result = res;
+		io->result = res & ~511; /* short at EOF: whole sectors are the prefix */
 	else if (res >= 0 && sub_op == LOOP_OP_COPY && (unsigned int)res != iod->nr_sectors << 9 &&
 		 io->result >= 0)
 		io->result = -EIO;
