@@ -59,6 +59,8 @@ static void setup(enum ublk_data_mode mode)
 	dev.data_mode = mode;
 	dev.cdev_fd = -1;
 	dev.params.basic.logical_bs_shift = 9; /* as ublk_dev_create() does */
+	/* as loop_init() says for a file that can punch holes */
+	dev.params.discard.max_discard_sectors = UINT_MAX >> 9;
 	q.dev = &dev;
 	q.q_id = Q_ID;
 	q.depth = DEPTH;
@@ -234,6 +236,17 @@ static bool fd_is_open(int fd)
 
 /* ---- init / deinit ---------------------------------------------------- */
 
+/* What O_DIRECT on @path needs, as its filesystem says (512 if unknown). */
+static unsigned int expected_bs_shift(const char *path, bool buffered)
+{
+	struct statx stx;
+
+	if (buffered || statx(AT_FDCWD, path, 0, STATX_DIOALIGN, &stx) ||
+	    !(stx.stx_mask & STATX_DIOALIGN) || stx.stx_dio_offset_align <= 512)
+		return 9;
+	return __builtin_ctz(stx.stx_dio_offset_align);
+}
+
 static void check_dump(const char *file, bool direct)
 {
 	char want[PATH_MAX], text[2 * PATH_MAX];
@@ -280,7 +293,7 @@ static void test_init_ok(bool buffered)
 	CHECK((dev.params.basic.attrs & (UBLK_ATTR_VOLATILE_CACHE | UBLK_ATTR_FUA)) ==
 	      (UBLK_ATTR_VOLATILE_CACHE | UBLK_ATTR_FUA));
 	CHECK(!(dev.params.basic.attrs & UBLK_ATTR_READ_ONLY));
-	CHECK(dev.params.basic.logical_bs_shift == 9);
+	CHECK(dev.params.basic.logical_bs_shift == expected_bs_shift(img, buffered));
 	CHECK(dev.params.types & UBLK_PARAM_TYPE_DISCARD);
 	CHECK(dev.params.discard.discard_granularity == 4096);
 	CHECK(dev.params.discard.max_discard_sectors == UINT_MAX >> 9);
@@ -606,6 +619,15 @@ static void test_other_ops(enum ublk_data_mode mode)
 	CHECK(start(0, UBLK_IO_OP_WRITE_ZEROES, 8, 8) == 1);
 	CHECK_SQE(0, .opcode = IORING_OP_FALLOCATE, .fd = 1, .flags = IOSQE_FIXED_FILE,
 		  .addr = 4096, .len = punch, .off = 4096, .tag = 0);
+	cqe(0, 0);
+	CHECK(done_res(0) == 0);
+
+	/* ... but where discard is not offered (a block device without it), zero it */
+	setup(mode);
+	dev.params.discard.max_discard_sectors = 0;
+	CHECK(start(0, UBLK_IO_OP_WRITE_ZEROES, 8, 8) == 1);
+	CHECK_SQE(0, .opcode = IORING_OP_FALLOCATE, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .addr = 4096, .len = zero, .off = 4096, .tag = 0);
 	cqe(0, 0);
 	CHECK(done_res(0) == 0);
 
