@@ -156,6 +156,22 @@ static int read_report(int fd, char *buf, size_t len)
 	return n;
 }
 
+/*
+ * The daemon outlives its caller: it must not keep the caller's files
+ * (a pipe the caller reads to EOF, a lock) open. It keeps stdin, stdout,
+ * stderr and the report pipe, moved to fd 3.
+ */
+static int daemon_fds(int report_fd)
+{
+	if (report_fd != 3) {
+		if (dup3(report_fd, 3, O_CLOEXEC) < 0)
+			return report_fd; /* keeps what it has rather than lose the pipe */
+		close(report_fd);
+	}
+	close_range(4, ~0U, 0);
+	return 3;
+}
+
 static int serve_daemon(const struct ublk_dev_opts *opts, bool recover)
 {
 	const char *cmd = recover ? "recover" : "add";
@@ -181,7 +197,7 @@ static int serve_daemon(const struct ublk_dev_opts *opts, bool recover)
 		pid = fork();
 		if (pid)
 			_exit(pid < 0);
-		_exit(serve(opts, p[1], recover));
+		_exit(serve(opts, daemon_fds(p[1]), recover));
 	}
 	close(p[1]);
 	waitpid(pid, NULL, 0);

@@ -386,6 +386,7 @@ void ublk_bpf_queue_loop(struct ublk_queue *q)
 	struct ublk_bpf_shared *sh = q->bpf->skel.shared;
 
 	while (!q->stopping) {
+		__u64 steps = sh->nr_steps;
 		int ret;
 
 		sh->user_sqes = q->bpf->user_nr;
@@ -399,6 +400,17 @@ void ublk_bpf_queue_loop(struct ublk_queue *q)
 		if (ret < 0 && ret != -EINTR) {
 			ublk_err("queue %d: io_uring_enter (BPF loop): %s", q->q_id,
 				 strerror(-ret));
+			q->failed = true;
+			return;
+		}
+		/*
+		 * Attached, every enter runs the program at least once; else
+		 * it returns at once and this loop would spin: the link was
+		 * detached from outside (bpftool), nothing serves the ring.
+		 */
+		if (ret >= 0 && sh->nr_steps == steps) {
+			ublk_err("queue %d: the BPF program no longer runs (its link was detached)",
+				 q->q_id);
 			q->failed = true;
 			return;
 		}
