@@ -222,10 +222,11 @@ static void loop_set_discard(struct ublk_dev *dev, const struct loop_priv *lo)
 	if (!lo->discard && !lo->blkdev)
 		return;
 	p->types |= UBLK_PARAM_TYPE_DISCARD;
+	/* the kernel wants a granularity even with discard off */
+	p->discard.discard_granularity = lbs > 4096 ? lbs : 4096;
 	p->discard.max_write_zeroes_sectors = UINT_MAX >> 9;
 	if (!lo->discard)
 		return;
-	p->discard.discard_granularity = lbs > 4096 ? lbs : 4096;
 	p->discard.max_discard_sectors = UINT_MAX >> 9;
 	p->discard.max_discard_segments = 1;
 }

@@ -30,7 +30,7 @@ same() { cmp -s -n "$2" <(tail -c +$(($1 + 1)) "$3") "$T_WORK/rd"; }
 
 run_path() {
 	local path=$1 extra=()
-	[ "$path" = bpf ] && extra=(--bpf --bpf_split 4k)
+	[ "$path" = bpf ] && extra=(--bpf --bpf_split 4k --max_io_size 256k)
 	make_backing "$T_WORK/backing" 16M
 	ublk_add -t loop -f "$T_WORK/backing" -q 1 "${extra[@]}"
 	dd if="$T_WORK/pattern" of="/dev/ublkb$DEV_ID" bs=1M oflag=direct status=none ||

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Proves smaller daemon duties:
 # - the daemon `ublk add` forks keeps none of its caller's files above
-#   stderr (fd 7, opened by this shell, is not open in the daemon);
+#   stderr (the file this shell opened as fd 7 is open nowhere in it);
 # - a BPF queue whose struct_ops link is detached from outside (bpftool
 #   link detach) does not spin: its daemon gives the queue up within 30 s,
 #   and the recoverable device is kept QUIESCED (not deleted, not LIVE with
@@ -12,8 +12,10 @@
 
 exec 7>"$T_WORK/fd7"
 ublk_add -t null
-[ ! -e "/proc/$DEV_PID/fd/7" ] ||
-	fail "daemon $DEV_PID inherited fd 7 ($(readlink "/proc/$DEV_PID/fd/7")) from its caller"
+for fd in /proc/"$DEV_PID"/fd/*; do
+	[ "$(readlink "$fd")" != "$T_WORK/fd7" ] ||
+		fail "daemon $DEV_PID inherited its caller's fd 7 (as ${fd##*/})"
+done
 exec 7>&-
 log "the daemon closed the caller's fds"
 ublk_del "$DEV_ID"
