@@ -91,6 +91,9 @@ struct loop_priv {
 	bool direct_io;
 	bool blkdev;
 	bool discard; /* the backing store can deallocate (and read back zeroes) */
+	/* identity, recorded so that recovery can refuse a replaced file */
+	dev_t st_dev, st_rdev;
+	ino_t st_ino;
 };
 
 static int loop_open(struct ublk_dev *dev, struct loop_priv *lo, const struct loop_opts *opts)
@@ -187,6 +190,9 @@ static int loop_size(struct ublk_dev *dev, struct loop_priv *lo, int fd)
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
+	lo->st_dev = st.st_dev;
+	lo->st_ino = st.st_ino;
+	lo->st_rdev = st.st_rdev;
 	if (S_ISREG(st.st_mode)) {
 		dev->tgt.dev_size = st.st_size;
 		if (lo->direct_io)
@@ -435,6 +441,14 @@ static int loop_dump_json(const struct ublk_dev *dev, json_t *obj)
 	    json_object_set_new(obj, "dev_size", json_integer(dev->tgt.dev_size)) ||
 	    json_object_set_new(obj, "direct_io", json_boolean(lo->direct_io)) ||
 	    json_object_set_new(obj, "block_device", json_boolean(lo->blkdev)))
+		return -ENOMEM;
+	/* what `ublk recover` checks the file against (cli/recover.c) */
+	if (lo->blkdev)
+		return json_object_set_new(obj, "backing_rdev", json_integer(lo->st_rdev)) ?
+			       -ENOMEM :
+			       0;
+	if (json_object_set_new(obj, "backing_dev", json_integer(lo->st_dev)) ||
+	    json_object_set_new(obj, "backing_ino", json_integer(lo->st_ino)))
 		return -ENOMEM;
 	return 0;
 }

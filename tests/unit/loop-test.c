@@ -251,14 +251,18 @@ static void check_dump(const char *file, bool direct)
 {
 	char want[PATH_MAX], text[2 * PATH_MAX];
 	json_t *obj = json_object();
+	struct stat st;
 	char *t;
 
 	CHECK(obj && loop_tgt_ops.dump_json(&dev, obj) == 0);
 	CHECK(realpath(file, want) != NULL);
+	CHECK(stat(file, &st) == 0);
 	/* the documented fields, in the documented order (docs/json-schema.md) */
 	snprintf(text, sizeof(text),
-		 "{\"file\":\"%s\",\"dev_size\":%u,\"direct_io\":%s,\"block_device\":false}", want,
-		 FILE_SIZE, direct ? "true" : "false");
+		 "{\"file\":\"%s\",\"dev_size\":%u,\"direct_io\":%s,\"block_device\":false,"
+		 "\"backing_dev\":%llu,\"backing_ino\":%llu}",
+		 want, FILE_SIZE, direct ? "true" : "false", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
 	t = json_dumps(obj, JSON_COMPACT);
 	CHECK(t && !strcmp(t, text));
 	if (t && strcmp(t, text))
