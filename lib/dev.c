@@ -560,8 +560,8 @@ static void ublk_dev_on_signal(struct ublk_dev *dev, int signo)
 
 /*
  * A queue thread exited. If it gave up on an error (logged), the device
- * cannot be served as it is. A recoverable one is let go of like on SIGTERM, so that `ublk
- * recover` can serve it again; any other is stopped (and deleted).
+ * cannot be served as it is: a recoverable one is let go of as on SIGTERM,
+ * for `ublk recover`; any other is stopped (and deleted).
  */
 static void ublk_dev_on_queue_exit(struct ublk_dev *dev)
 {
