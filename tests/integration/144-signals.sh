@@ -58,6 +58,7 @@ wait_for 30 dev_nodes_gone "$id" || fail "dev $id still exists 30 s after SIGINT
 wait_pid_exit "$pid" 10 || fail "daemon $pid alive after SIGINT"
 
 # SIGTERM with recovery: kept QUIESCED, recovered, no data lost
+t_writing() { [ "$(awk '{ print $5 }' "$(dev_sysfs "$id")/stat")" -gt 2 ]; }
 make_backing "$T_WORK/backing2" 32M
 ublk_add -t loop -f "$T_WORK/backing2" -q 2 -d 32 --recovery=reissue "${T_ADD_EXTRA[@]}"
 id=$DEV_ID
