@@ -183,35 +183,24 @@ static __always_inline void ublk_bpf_add_result(__u16 tag, __s32 res)
 
 /*
  * A piece that did less than asked (end of a truncated file, short write)
- * ends the valid prefix there, whatever later pieces did: the kernel takes
- * the result as bytes done from the start. Whole sectors only.
+ * fails the request: with zero copy the kernel ends the whole request on
+ * any non-negative result (ublk_end_request), so a short count would hand
+ * out pages that were never filled.
  */
 static __always_inline void ublk_bpf_piece_done(__u16 tag, __u64 ud, __s32 res)
 {
-	struct ublk_bpf_tag *t = ublk_bpf_tag(tag);
-	__u32 off = ((ud >> UBLK_UD_PIECE_OFF_SHIFT) & UBLK_UD_PIECE_MASK) << 9;
 	__u32 len = ((ud >> UBLK_UD_PIECE_LEN_SHIFT) & UBLK_UD_PIECE_MASK) << 9;
-	__u32 end;
 
-	if (!t)
-		return;
-	if (res < 0) {
+	if (res < 0)
 		ublk_bpf_add_result(tag, res);
-		return;
-	}
-	if (!len || (__u32)res >= len)
-		return;
-	end = (off + (__u32)res) & ~511U;
-	if (end < t->valid)
-		t->valid = end;
+	else if (len && (__u32)res < len)
+		ublk_bpf_add_result(tag, -EIO);
 }
 
-/* What to commit: the first error, else the valid prefix. */
+/* What to commit: the first error, else the whole request. */
 static __always_inline __s32 ublk_bpf_result(const struct ublk_bpf_tag *t)
 {
-	if (t->res < 0)
-		return t->res;
-	return t->valid < t->total ? t->valid : t->total;
+	return t->res < 0 ? t->res : (__s32)t->total;
 }
 
 /* The same command the daemon sends (lib/queue.c): result, next fetch. */
@@ -296,7 +285,6 @@ static __always_inline int ublk_bpf_start(struct iou_ctx *ring, __u16 tag)
 	t->pending = 0;
 	t->queued = 0;
 	t->total = total;
-	t->valid = total;
 	shared.nr_inflight++;
 	for (i = 0; i < UBLK_BPF_MAX_PIECES; i++) {
 		__u64 ret = ublk_bpf_queue_piece(ring, &iod, tag, offset);

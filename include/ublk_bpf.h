@@ -76,7 +76,7 @@ static inline __u32 ublk_bpf_bytes(__u64 ret)
 /*
  * Backing I/O that BPF queued carries its piece of the request, in 512-byte
  * sectors: offset in bits 24-40, length in 41-57 (a request is at most
- * 32 MiB, 65536 sectors), so that a short piece ends the valid prefix.
+ * 32 MiB, 65536 sectors), so that a short piece is seen as one.
  */
 #define UBLK_UD_PIECE_OFF_SHIFT 24
 #define UBLK_UD_PIECE_LEN_SHIFT 41
@@ -133,7 +133,6 @@ struct ublk_bpf_tag {
 	__u8 queued; /* handler said QUEUED: commit once pending is 0 */
 	__u8 retry; /* handed back by the daemon */
 	__u32 total; /* bytes of the request */
-	__u32 valid; /* bytes valid from the start: short pieces lower it */
 };
 
 /* Shared between the program and the daemon (.bss, mmapped). */

@@ -400,6 +400,22 @@ static int loop_queue_io(struct ublk_queue *q, int tag, const struct ublksrv_io_
 	return -EOPNOTSUPP;
 }
 
+/*
+ * A short read or write (end of a truncated file): in copy mode the kernel
+ * completes the prefix and requeues the rest, so report whole sectors; in
+ * the other modes it ends the whole request on any non-negative result,
+ * which would hand out unfilled pages: fail it.
+ */
+static int loop_short(const struct ublk_queue *q, const struct ublksrv_io_desc *iod, int res)
+{
+	__u32 op = ublksrv_get_op(iod);
+
+	if ((op != UBLK_IO_OP_READ && op != UBLK_IO_OP_WRITE) ||
+	    (unsigned int)res >= iod->nr_sectors << 9)
+		return res;
+	return q->dev->data_mode == UBLK_DATA_COPY ? res & ~511 : -EIO;
+}
+
 static void loop_io_done(struct ublk_queue *q, int tag, const struct io_uring_cqe *cqe)
 {
 	const struct ublksrv_io_desc *iod = &q->iods[tag];
@@ -417,7 +433,7 @@ static void loop_io_done(struct ublk_queue *q, int tag, const struct io_uring_cq
 	if (res < 0 && (io->result >= 0 || io->result == -ECANCELED))
 		io->result = res;
 	else if (res >= 0 && sub_op == LOOP_OP_BACKING && io->result >= 0)
-		io->result = res & ~511; /* short at EOF: whole sectors are the prefix */
+		io->result = loop_short(q, iod, res);
 	else if (res >= 0 && sub_op == LOOP_OP_COPY && (unsigned int)res != iod->nr_sectors << 9 &&
 		 io->result >= 0)
 		io->result = -EIO;

@@ -31,6 +31,7 @@ same() { cmp -s -n "$2" <(tail -c +$(($1 + 1)) "$3") "$T_WORK/rd"; }
 run_path() {
 	local path=$1 extra=()
 	[ "$path" = bpf ] && extra=(--bpf --bpf_split 4k --max_io_size 256k)
+	[ "$path" = zero-copy ] && extra=(-z)
 	make_backing "$T_WORK/backing" 16M
 	ublk_add -t loop -f "$T_WORK/backing" -q 1 "${extra[@]}"
 	dd if="$T_WORK/pattern" of="/dev/ublkb$DEV_ID" bs=1M oflag=direct status=none ||
@@ -61,6 +62,7 @@ run_path() {
 }
 
 run_path userspace
+run_path zero-copy
 if ublk features 2>/dev/null | grep -q '^bpf fast path: yes'; then
 	run_path bpf
 fi
