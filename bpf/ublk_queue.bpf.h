@@ -99,8 +99,10 @@ static __always_inline struct io_uring_sqe *ublk_bpf_get_sqe(struct iou_ctx *rin
 		return NULL;
 	}
 	i = sq_nr;
-	if (i >= cfg.sq_entries)
+	if (i >= cfg.sq_entries) {
+		ublk_bpf_fail(-ENOSPC);
 		return NULL;
+	}
 	sq_nr = i + 1;
 	__builtin_memset(&sqes[i], 0, sizeof(sqes[i]));
 	return &sqes[i];
@@ -109,6 +111,12 @@ static __always_inline struct io_uring_sqe *ublk_bpf_get_sqe(struct iou_ctx *rin
 static __always_inline __u64 ublk_bpf_tgt_ud(__u16 tag, __u8 op)
 {
 	return tag | (__u64)op << 16 | UBLK_UD_TGT | UBLK_UD_BPF;
+}
+
+static __always_inline __u64 ublk_bpf_piece_ud(__u32 buf_off, __u32 len)
+{
+	return ((__u64)(buf_off >> 9) & UBLK_UD_PIECE_MASK) << UBLK_UD_PIECE_OFF_SHIFT |
+	       ((__u64)(len >> 9) & UBLK_UD_PIECE_MASK) << UBLK_UD_PIECE_LEN_SHIFT;
 }
 
 /* An SQE of backing I/O for request @tag on fixed file @fd, or NULL. */
@@ -143,6 +151,7 @@ static __always_inline int ublk_bpf_queue_rw(struct iou_ctx *ring, __u16 tag, __
 
 	if (!sqe)
 		return -EBUSY;
+	sqe->user_data |= ublk_bpf_piece_ud(buf_off, len);
 	sqe->off = pos;
 	sqe->addr = buf_off;
 	sqe->len = len;
@@ -162,17 +171,36 @@ static __always_inline int ublk_bpf_queue_fsync(struct iou_ctx *ring, __u16 tag,
 	return 0;
 }
 
-/* Account @res (bytes, or -errno) to request @tag: the first error wins. */
+/* Account an error to request @tag: the first one wins. */
 static __always_inline void ublk_bpf_add_result(__u16 tag, __s32 res)
 {
 	struct ublk_bpf_tag *t = ublk_bpf_tag(tag);
 
-	if (!t || t->res < 0)
+	if (!t || t->res < 0 || res >= 0)
 		return;
+	t->res = res;
+}
+
+/*
+ * A piece that did less than asked (end of a truncated file, short write)
+ * fails the request: with zero copy the kernel ends the whole request on
+ * any non-negative result (ublk_end_request), so a short count would hand
+ * out pages that were never filled.
+ */
+static __always_inline void ublk_bpf_piece_done(__u16 tag, __u64 ud, __s32 res)
+{
+	__u32 len = ((ud >> UBLK_UD_PIECE_LEN_SHIFT) & UBLK_UD_PIECE_MASK) << 9;
+
 	if (res < 0)
-		t->res = res;
-	else
-		t->res += res;
+		ublk_bpf_add_result(tag, res);
+	else if (len && (__u32)res < len)
+		ublk_bpf_add_result(tag, -EIO);
+}
+
+/* What to commit: the first error, else the whole request. */
+static __always_inline __s32 ublk_bpf_result(const struct ublk_bpf_tag *t)
+{
+	return t->res < 0 ? t->res : (__s32)t->total;
 }
 
 /* The same command the daemon sends (lib/queue.c): result, next fetch. */
@@ -183,8 +211,11 @@ static __always_inline void ublk_bpf_commit(struct iou_ctx *ring, __u16 tag, __s
 	struct ublk_auto_buf_reg reg = { .index = tag };
 
 	ublk_tgt_release(tag, res);
-	if (!sqe)
+	if (!sqe) {
+		/* a request we cannot commit would hang: stop the queue */
+		ublk_bpf_fail(-ENOSPC);
 		return;
+	}
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->flags = IOSQE_FIXED_FILE;
 	sqe->fd = 0; /* /dev/ublkcN */
@@ -207,7 +238,7 @@ static __always_inline void ublk_bpf_maybe_commit(struct iou_ctx *ring, __u16 ta
 		t->queued = 0;
 		if (shared.nr_inflight)
 			shared.nr_inflight--;
-		ublk_bpf_commit(ring, tag, t->res);
+		ublk_bpf_commit(ring, tag, ublk_bpf_result(t));
 	}
 }
 
@@ -236,8 +267,8 @@ static __always_inline int ublk_bpf_start(struct iou_ctx *ring, __u16 tag)
 
 	if (!t)
 		return 1;
-	/* draining for recovery: the request stays with the kernel */
-	if (shared.draining)
+	/* draining without quiesce: the request stays with the kernel */
+	if (shared.draining == UBLK_BPF_DRAIN_DROP)
 		return 0;
 	retry = t->retry;
 	t->retry = 0;
@@ -249,11 +280,12 @@ static __always_inline int ublk_bpf_start(struct iou_ctx *ring, __u16 tag)
 		return 1;
 	}
 
+	total = iod.nr_sectors << 9;
 	t->res = 0;
 	t->pending = 0;
 	t->queued = 0;
+	t->total = total;
 	shared.nr_inflight++;
-	total = iod.nr_sectors << 9;
 	for (i = 0; i < UBLK_BPF_MAX_PIECES; i++) {
 		__u64 ret = ublk_bpf_queue_piece(ring, &iod, tag, offset);
 		__u32 bytes = ublk_bpf_bytes(ret);
@@ -321,7 +353,7 @@ __noinline int ublk_bpf_on_cqe(struct iou_ctx *ring __arg_trusted, __u64 ud, __s
 			return 1; /* I/O the daemon queued */
 		if (t->pending)
 			t->pending--;
-		ublk_bpf_add_result(tag, res);
+		ublk_bpf_piece_done(tag, ud, res);
 		ublk_bpf_maybe_commit(ring, tag);
 		return 0;
 	}

@@ -74,6 +74,25 @@ static void notify_live(const struct ublk_dev *dev)
  * gets "ok ID" or "error MESSAGE"; -1 in the foreground, where errors go to
  * stderr and systemd (Type=notify) learns when the device is LIVE.
  */
+static int serve_fail(int report_fd, const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Say why serving failed: to the waiting parent, or on stderr. */
+static int serve_fail(int report_fd, const char *cmd, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (report_fd >= 0)
+		report(report_fd, "error %s\n", msg);
+	else
+		fprintf(stderr, "ublk %s: %s\n", cmd, msg);
+	return 1;
+}
+
 static int serve(const struct ublk_dev_opts *opts, int report_fd, bool recover)
 {
 	const char *cmd = recover ? "recover" : "add";
@@ -98,6 +117,15 @@ static int serve(const struct ublk_dev_opts *opts, int report_fd, bool recover)
 	}
 
 	ret = ublk_state_write(&dev);
+	if (ret && !recover && ublk_dev_recoverable(&dev)) {
+		/* without its state it could never be recovered: do not keep it */
+		ublk_ctrl_stop_dev(&dev.ctrl, dev.info.dev_id);
+		ublk_dev_destroy(&dev);
+		return serve_fail(
+			report_fd, cmd,
+			"cannot record the state of recoverable device %u in %s (%s): not adding it",
+			dev.info.dev_id, ublk_run_dir(), strerror(-ret));
+	}
 	if (ret)
 		ublk_log(LOG_WARNING, "dev %u: cannot write state file in %s: %s", dev.info.dev_id,
 			 ublk_run_dir(), strerror(-ret));
@@ -156,6 +184,22 @@ static int read_report(int fd, char *buf, size_t len)
 	return n;
 }
 
+/*
+ * The daemon outlives its caller: it must not keep the caller's files
+ * (a pipe the caller reads to EOF, a lock) open. It keeps stdin, stdout,
+ * stderr and the report pipe, moved to fd 3.
+ */
+static int daemon_fds(int report_fd)
+{
+	if (report_fd != 3) {
+		if (dup3(report_fd, 3, O_CLOEXEC) < 0)
+			return report_fd; /* keeps what it has rather than lose the pipe */
+		close(report_fd);
+	}
+	close_range(4, ~0U, 0);
+	return 3;
+}
+
 static int serve_daemon(const struct ublk_dev_opts *opts, bool recover)
 {
 	const char *cmd = recover ? "recover" : "add";
@@ -181,7 +225,7 @@ static int serve_daemon(const struct ublk_dev_opts *opts, bool recover)
 		pid = fork();
 		if (pid)
 			_exit(pid < 0);
-		_exit(serve(opts, p[1], recover));
+		_exit(serve(opts, daemon_fds(p[1]), recover));
 	}
 	close(p[1]);
 	waitpid(pid, NULL, 0);

@@ -49,21 +49,35 @@ static bool pid_serves(pid_t pid, __u32 dev_id)
 	return found;
 }
 
-/* true once @pid has exited, false after @ms milliseconds */
-static bool wait_exit(pid_t pid, int ms)
+/* true once the process of @pidfd has exited, false after @ms milliseconds */
+static bool wait_exit(int pidfd, int ms)
 {
-	int pidfd = syscall(SYS_pidfd_open, pid, 0);
-	struct pollfd pfd;
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 	int ret;
 
-	if (pidfd < 0)
-		return errno == ESRCH;
-	pfd = (struct pollfd){ .fd = pidfd, .events = POLLIN };
 	do {
 		ret = poll(&pfd, 1, ms);
 	} while (ret < 0 && errno == EINTR);
-	close(pidfd);
 	return ret > 0;
+}
+
+/*
+ * Wait for the daemon, then kill it if it hangs. The pidfd, taken while
+ * it served the device, names that process even if its pid is reused.
+ */
+static void stop_daemon(pid_t pid, __u32 dev_id)
+{
+	int pidfd = syscall(SYS_pidfd_open, pid, 0);
+
+	if (pidfd < 0)
+		return;
+	if (pid_serves(pid, dev_id) && !wait_exit(pidfd, DEL_WAIT_MS)) {
+		fprintf(stderr, "ublk del: device %u: daemon %d did not exit, killing it\n", dev_id,
+			pid);
+		if (!syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0))
+			wait_exit(pidfd, KILL_WAIT_MS);
+	}
+	close(pidfd);
 }
 
 /*
@@ -125,12 +139,8 @@ int del_one(struct ublk_ctrl *ctrl, __u32 dev_id, bool keep_recoverable)
 	if (ret < 0 && ret != -ENODEV)
 		fprintf(stderr, "ublk del: device %u: STOP_DEV: %s\n", dev_id, strerror(-ret));
 
-	if (pid > 0 && pid_serves(pid, dev_id) && !wait_exit(pid, DEL_WAIT_MS)) {
-		fprintf(stderr, "ublk del: device %u: daemon %d did not exit, killing it\n", dev_id,
-			pid);
-		kill(pid, SIGKILL);
-		wait_exit(pid, KILL_WAIT_MS);
-	}
+	if (pid > 0)
+		stop_daemon(pid, dev_id);
 
 	ret = ublk_ctrl_del_dev(ctrl, dev_id);
 	if (ret == -ENOENT && gone_soon(ctrl, dev_id))

@@ -224,7 +224,8 @@ static json_t *json_dev(const struct ublksrv_ctrl_dev_info *info, const struct u
 	return obj;
 }
 
-static int list_json(struct ublk_ctrl *ctrl, const __u32 *ids, int n)
+/* @one: the caller named the device, which must exist (as without --json) */
+static int list_json(struct ublk_ctrl *ctrl, const __u32 *ids, int n, bool one)
 {
 	json_t *arr = json_array(), *state;
 	char err[256], *text = NULL;
@@ -233,8 +234,15 @@ static int list_json(struct ublk_ctrl *ctrl, const __u32 *ids, int n)
 	for (i = 0; !ret && i < n; i++) {
 		struct ublksrv_ctrl_dev_info info;
 		struct ublk_params p;
+		int gret = get_dev(ctrl, ids[i], &info, &p);
 
-		if (get_dev(ctrl, ids[i], &info, &p))
+		if (gret && one) {
+			fprintf(stderr, "ublk list: device %u %s\n", ids[i],
+				gret == -ENODEV ? "does not exist" : strerror(-gret));
+			json_decref(arr);
+			return 1;
+		}
+		if (gret)
 			continue;
 		state = ublk_state_load(ids[i], err, sizeof(err));
 		if (!state && errno != ENOENT)
@@ -309,7 +317,7 @@ int cmd_list(int argc, char **argv)
 		n = list_dev_ids(ids, sizeof(ids) / sizeof(ids[0]));
 	}
 	if (json) {
-		ret = list_json(&ctrl, ids, n < 0 ? 0 : n);
+		ret = list_json(&ctrl, ids, n < 0 ? 0 : n, one);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {

@@ -1,32 +1,70 @@
 // SPDX-License-Identifier: MIT
 /*
- * `ublk owner -n N [--chown NAME]`: for udev (60-ublk.rules). Prints "UID
+ * `ublk owner -n N | --chown NAME`: for udev (60-ublk.rules). Prints "UID
  * GID" of an unprivileged device's creator and fails for any other device.
  * With --chown it gives the device's node /dev/NAME to that user instead
  * (and does nothing for other devices): done from RUN+=, this works even
  * where udevd resolves no names (OWNER="%c{1}" is ignored then).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 
-/* @name must be ublkcN or ublkbN of device @id, and be that kind of node. */
+/* Only digits, at least one? */
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/*
+ * The device id in a node name: ublkcN, ublkbN or a partition ublkbNpM
+ * (*part set); -1 if @name is none of those.
+ */
+static long long node_dev_id(const char *name, bool *part)
+{
+	char digits[16];
+	const char *p;
+	size_t len;
+
+	*part = false;
+	if (strncmp(name, "ublkc", 5) && strncmp(name, "ublkb", 5))
+		return -1;
+	p = strchr(name + 5, 'p');
+	len = p ? (size_t)(p - name - 5) : strlen(name + 5);
+	if (len >= sizeof(digits))
+		return -1;
+	memcpy(digits, name + 5, len);
+	digits[len] = '\0';
+	if (!all_digits(digits) || (p && (name[4] != 'b' || !all_digits(p + 1))))
+		return -1;
+	*part = p;
+	return strtoull(digits, NULL, 10);
+}
+
+/* @name must be a node of device @id, and be that kind of node. */
 static int chown_node(unsigned long long id, const char *name,
 		      const struct ublksrv_ctrl_dev_info *info)
 {
-	char want_c[32], want_b[32], path[64];
+	char path[64];
 	struct stat st;
+	bool part;
 
-	snprintf(want_c, sizeof(want_c), "ublkc%llu", id);
-	snprintf(want_b, sizeof(want_b), "ublkb%llu", id);
-	if (strcmp(name, want_c) && strcmp(name, want_b)) {
-		fprintf(stderr, "ublk owner: --chown: '%s' is not %s or %s\n", name, want_c,
-			want_b);
+	if (node_dev_id(name, &part) != (long long)id) {
+		fprintf(stderr,
+			"ublk owner: --chown: '%s' is not ublkc%llu, ublkb%llu or a partition of it\n",
+			name, id, id);
 		return 1;
 	}
 	snprintf(path, sizeof(path), "/dev/%s", name);
@@ -75,14 +113,26 @@ int cmd_owner(int argc, char **argv)
 			one = true;
 			break;
 		case 'h':
-			printf("usage: ublk owner -n DEV_ID [--chown NAME]\n"
+			printf("usage: ublk owner -n DEV_ID | [-n DEV_ID] --chown NAME\n"
 			       "  print the owner (UID GID) of an unprivileged device, for udev;\n"
-			       "  --chown NAME: give it /dev/NAME (ublkcN or ublkbN) instead\n");
+			       "  --chown NAME: give it /dev/NAME (ublkcN, ublkbN, ublkbNpM) instead\n");
 			return 0;
 		default:
 			fprintf(stderr, "ublk owner: bad option (see 'ublk owner --help')\n");
 			return 1;
 		}
+	}
+	/* udev's %n of a partition is its number: the name says the device */
+	if (!one && node) {
+		bool part;
+		long long nid = node_dev_id(node, &part);
+
+		if (nid < 0) {
+			fprintf(stderr, "ublk owner: --chown: '%s' is not a ublk node\n", node);
+			return 1;
+		}
+		id = nid;
+		one = true;
 	}
 	if (!one || optind < argc) {
 		fprintf(stderr, "ublk owner: give the device: -n DEV_ID\n");

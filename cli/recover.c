@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -52,6 +53,54 @@ static int copy_args(const json_t *state, __u32 dev_id, struct strvec *args, cha
 	return ret;
 }
 
+/* A JSON integer in @obj that fits a non-negative 64-bit value, or false. */
+static bool get_u64(const json_t *obj, const char *key, __u64 *v)
+{
+	const json_t *j = json_object_get(obj, key);
+
+	if (!json_is_integer(j) || json_integer_value(j) < 0)
+		return false;
+	*v = json_integer_value(j);
+	return true;
+}
+
+/*
+ * The backing file recorded in the state must still be the one there: a
+ * file replaced under the same name (restored from a backup, recreated)
+ * would be served as if it held the device's data.
+ */
+static int check_backing(const json_t *state, __u32 dev_id, char *err, size_t err_len)
+{
+	const json_t *tgt = json_object_get(state, "target");
+	const char *file = json_string_value(json_object_get(tgt, "file"));
+	__u64 dev, ino, rdev;
+	char why[PATH_MAX + 128];
+	struct stat st;
+
+	if (!file)
+		return 0;
+	if (stat(file, &st) < 0) {
+		snprintf(why, sizeof(why), "backing file %s: %s", file, strerror(errno));
+		return state_err(err, err_len, dev_id, why);
+	}
+	if (get_u64(tgt, "backing_rdev", &rdev) && (!S_ISBLK(st.st_mode) || st.st_rdev != rdev)) {
+		snprintf(
+			why, sizeof(why),
+			"backing device %s is not the one the device was created with (device number changed)",
+			file);
+		return state_err(err, err_len, dev_id, why);
+	}
+	if (get_u64(tgt, "backing_dev", &dev) && get_u64(tgt, "backing_ino", &ino) &&
+	    (st.st_dev != dev || st.st_ino != ino)) {
+		snprintf(
+			why, sizeof(why),
+			"backing file %s is not the one the device was created with (it was replaced: another inode)",
+			file);
+		return state_err(err, err_len, dev_id, why);
+	}
+	return 0;
+}
+
 int recover_state_args(__u32 dev_id, struct strvec *args, char *err, size_t err_len)
 {
 	char why[256];
@@ -68,7 +117,9 @@ int recover_state_args(__u32 dev_id, struct strvec *args, char *err, size_t err_
 		snprintf(err, err_len, "state file %s", why);
 		return -EINVAL;
 	}
-	ret = copy_args(state, dev_id, args, err, err_len);
+	ret = check_backing(state, dev_id, err, err_len);
+	if (!ret)
+		ret = copy_args(state, dev_id, args, err, err_len);
 	json_decref(state);
 	return ret;
 }

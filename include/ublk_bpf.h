@@ -73,6 +73,14 @@ static inline __u32 ublk_bpf_bytes(__u64 ret)
 #define UBLK_UD_TGT (1ULL << 63)
 #define UBLK_UD_STOP (1ULL << 62)
 #define UBLK_UD_BPF (1ULL << 61)
+/*
+ * Backing I/O that BPF queued carries its piece of the request, in 512-byte
+ * sectors: offset in bits 24-40, length in 41-57 (a request is at most
+ * 32 MiB, 65536 sectors), so that a short piece is seen as one.
+ */
+#define UBLK_UD_PIECE_OFF_SHIFT 24
+#define UBLK_UD_PIECE_LEN_SHIFT 41
+#define UBLK_UD_PIECE_MASK 0x1ffffULL
 /* op of the NOP by which the daemon hands a request back to BPF (-EAGAIN) */
 #define UBLK_UD_OP_RETRY 0xfe
 
@@ -89,6 +97,13 @@ enum ublk_bpf_redirect {
 	UBLK_BPF_REDIR_NONE = 0,
 	UBLK_BPF_REDIR_TARGET, /* the target's handler chose to */
 	UBLK_BPF_REDIR_DEBUG, /* the every-Nth debug knob */
+};
+
+/* How the program winds down for recovery (shared.draining). */
+enum ublk_bpf_drain {
+	UBLK_BPF_DRAIN_NONE = 0,
+	UBLK_BPF_DRAIN_DROP, /* new requests stay with the kernel (REISSUE) */
+	UBLK_BPF_DRAIN_QUIESCED, /* the kernel quiesced: serve what comes */
 };
 
 #define UBLK_BPF_MAX_DEPTH 4096 /* UBLK_MAX_QUEUE_DEPTH */
@@ -113,17 +128,18 @@ struct ublk_bpf_cfg {
 
 /* Per-tag state of a request BPF owns. */
 struct ublk_bpf_tag {
-	__s32 res; /* bytes done, or the first error */
+	__s32 res; /* 0, or the first error */
 	__u16 pending; /* backing I/O in flight */
 	__u8 queued; /* handler said QUEUED: commit once pending is 0 */
 	__u8 retry; /* handed back by the daemon */
+	__u32 total; /* bytes of the request */
 };
 
 /* Shared between the program and the daemon (.bss, mmapped). */
 struct ublk_bpf_shared {
 	/* daemon -> program */
 	__u32 user_sqes;
-	__u32 draining; /* finish what is in flight, start nothing new */
+	__u32 draining; /* UBLK_BPF_DRAIN_*: finish what is in flight, then exit */
 	__u32 daemon_inflight; /* requests the daemon's target holds */
 	/* program -> daemon */
 	__u32 stop_reason;

@@ -59,6 +59,7 @@ int ublk_ctrl_set_params(struct ublk_ctrl *ctrl, __u32 dev_id, const struct ublk
 int ublk_ctrl_get_params(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublk_params *params);
 int ublk_ctrl_start_dev(struct ublk_ctrl *ctrl, __u32 dev_id, pid_t daemon_pid);
 int ublk_ctrl_stop_dev(struct ublk_ctrl *ctrl, __u32 dev_id);
+int ublk_ctrl_quiesce_dev(struct ublk_ctrl *ctrl, __u32 dev_id, __u64 timeout_ms);
 int ublk_ctrl_get_affinity(struct ublk_ctrl *ctrl, __u32 dev_id, __u16 q_id, cpu_set_t *set);
 int ublk_ctrl_start_recovery(struct ublk_ctrl *ctrl, __u32 dev_id);
 int ublk_ctrl_end_recovery(struct ublk_ctrl *ctrl, __u32 dev_id, pid_t daemon_pid);
@@ -259,6 +260,8 @@ struct ublk_queue {
 	cpu_set_t affinity;
 	pthread_t thread;
 	int err; /* setup failure, reported to ublk_dev_start() */
+	bool failed; /* the loop gave up on an error (set before the exit event) */
+	__u64 fail_after; /* tests: the queue fails after this many requests */
 	char errmsg[160];
 	/* statistics, read racily by the main thread */
 	__u64 nr_io;
@@ -287,6 +290,8 @@ struct ublk_dev {
 	bool keep;
 	/* queue threads finish what the target holds, then exit (see run) */
 	bool draining;
+	/* the kernel hands out no more requests: serve all we got (QUIESCE_DEV) */
+	bool quiesced;
 	int nr_args;
 	const char *const *args;
 	char errmsg[256];

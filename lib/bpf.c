@@ -386,6 +386,7 @@ void ublk_bpf_queue_loop(struct ublk_queue *q)
 	struct ublk_bpf_shared *sh = q->bpf->skel.shared;
 
 	while (!q->stopping) {
+		__u64 steps = sh->nr_steps;
 		int ret;
 
 		sh->user_sqes = q->bpf->user_nr;
@@ -393,13 +394,28 @@ void ublk_bpf_queue_loop(struct ublk_queue *q)
 		/* leaving the device for recovery: the program winds down */
 		sh->daemon_inflight = q->tgt_inflight;
 		if (q->draining)
-			sh->draining = 1;
+			sh->draining =
+				q->dev->quiesced ? UBLK_BPF_DRAIN_QUIESCED : UBLK_BPF_DRAIN_DROP;
 		ret = io_uring_enter(q->ring.ring_fd, 0, 0, 0, NULL);
 		if (ret < 0 && ret != -EINTR) {
 			ublk_err("queue %d: io_uring_enter (BPF loop): %s", q->q_id,
 				 strerror(-ret));
+			q->failed = true;
 			return;
 		}
+		/*
+		 * Attached, every enter runs the program at least once; else
+		 * it returns at once and this loop would spin: the link was
+		 * detached from outside (bpftool), nothing serves the ring.
+		 */
+		if (ret >= 0 && sh->nr_steps == steps) {
+			ublk_err("queue %d: the BPF program no longer runs (its link was detached)",
+				 q->q_id);
+			q->failed = true;
+			return;
+		}
+		if (ublk_queue_fault(q, sh->nr_bpf + q->nr_io))
+			return;
 		switch (sh->stop_reason) {
 		case UBLK_BPF_STOP_REDIRECT:
 			ublk_bpf_take_cqe(q);
@@ -409,6 +425,7 @@ void ublk_bpf_queue_loop(struct ublk_queue *q)
 		case UBLK_BPF_STOP_ERROR:
 			ublk_err("queue %d: BPF program stopped: %s", q->q_id,
 				 strerror(-sh->error));
+			q->failed = true;
 			return;
 		default:
 			break;

@@ -206,6 +206,12 @@ int ublk_ctrl_stop_dev(struct ublk_ctrl *ctrl, __u32 dev_id)
 	return ublk_ctrl_simple(ctrl, UBLK_U_CMD_STOP_DEV, dev_id, 0);
 }
 
+/* Wait up to @timeout_ms (0: forever) for every queue to have an idle tag. */
+int ublk_ctrl_quiesce_dev(struct ublk_ctrl *ctrl, __u32 dev_id, __u64 timeout_ms)
+{
+	return ublk_ctrl_simple(ctrl, UBLK_U_CMD_QUIESCE_DEV, dev_id, timeout_ms);
+}
+
 int ublk_ctrl_get_affinity(struct ublk_ctrl *ctrl, __u32 dev_id, __u16 q_id, cpu_set_t *set)
 {
 	struct ublksrv_ctrl_cmd cmd = {

@@ -65,6 +65,15 @@ static int ublk_dev_check_opts(struct ublk_dev *dev, const struct ublk_dev_opts 
 			opts->bpf_split_bytes, opts->max_io_bytes, UBLK_BPF_MAX_PIECES);
 		return -EINVAL;
 	}
+	if (opts->bpf_split_bytes &&
+	    (__u64)opts->depth * ublk_cqes_per_tag(opts->max_io_bytes, opts->bpf_split_bytes) >
+		    UBLK_MAX_CQ_ENTRIES) {
+		ublk_dev_err(
+			dev,
+			"--bpf_split %u with depth %u: the pieces in flight would not fit a ring's CQ (%u entries)",
+			opts->bpf_split_bytes, opts->depth, UBLK_MAX_CQ_ENTRIES);
+		return -EINVAL;
+	}
 	if (opts->dev_id < -1 || opts->dev_id >= (1 << 20)) {
 		ublk_dev_err(dev, "device id %d out of range", opts->dev_id);
 		return -EINVAL;
@@ -151,6 +160,10 @@ static void ublk_dev_set_basic_params(struct ublk_dev *dev)
 	if (!b->io_opt_shift)
 		b->io_opt_shift = b->physical_bs_shift;
 }
+
+/* QUIESCE_DEV waits for an idle tag on every queue: a stuck target may not give one */
+#define UBLK_QUIESCE_WAIT_MS 10000
+#define UBLK_QUIESCE_TRIES 6
 
 /* How long udev may take to hand an unprivileged device's nodes over. */
 #define UBLK_UNPRIV_WAIT_MS 5000
@@ -295,6 +308,9 @@ int ublk_dev_setup(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 	}
 	dev->info.flags =
 		UBLK_F_CMD_IOCTL_ENCODE | ublk_mode_flags(dev->data_mode) | opts->extra_flags;
+	/* a graceful stop of a recoverable device needs the kernel's quiesce */
+	if (opts->extra_flags & UBLK_F_USER_RECOVERY)
+		dev->info.flags |= UBLK_F_QUIESCE;
 	ret = ublk_dev_check_features(dev, features, dev->info.flags);
 	if (ret)
 		ublk_ctrl_close(&dev->ctrl);
@@ -485,16 +501,42 @@ static void ublk_dev_refresh_state(struct ublk_dev *dev)
 }
 
 /*
- * Let go of a device with user recovery: the queue threads finish the
- * requests the target holds, commit them and exit without fetching more;
- * requests the kernel hands out meanwhile stay with it (requeued, or failed
- * in FAIL_IO mode) and the device becomes QUIESCED until `ublk recover`.
+ * Let go of a device with user recovery, without failing a request: the
+ * kernel's QUIESCE_DEV stops handing out requests (they wait in its
+ * requeue list, or fail in FAIL_IO mode) and aborts the idle FETCHes; the
+ * queue threads serve every request they already have, commit it and exit.
+ * Released like this, the device becomes QUIESCED (or FAIL_IO) for `ublk
+ * recover` with nothing outstanding, so nothing is failed.
  */
-static void ublk_dev_drain(struct ublk_dev *dev)
+static int ublk_dev_quiesce(struct ublk_dev *dev)
+{
+	int ret, i;
+
+	for (i = 0; i < UBLK_QUIESCE_TRIES; i++) {
+		ret = ublk_ctrl_quiesce_dev(&dev->ctrl, dev->info.dev_id, UBLK_QUIESCE_WAIT_MS);
+		if (ret != -EBUSY)
+			break;
+		ublk_info("dev %u: quiesce: the queues are still busy, waiting", dev->info.dev_id);
+	}
+	if (ret < 0)
+		ublk_err("dev %u: QUIESCE_DEV failed: %s", dev->info.dev_id, strerror(-ret));
+	return ret;
+}
+
+/*
+ * A device created without UBLK_F_QUIESCE (by an older ublk) can only be
+ * let go of by dropping the requests that arrive meanwhile: the kernel
+ * reissues them with REISSUE, else it fails them.
+ */
+static void ublk_dev_drain(struct ublk_dev *dev, bool quiesced)
 {
 	int i;
 
+	if (!quiesced && !(dev->info.flags & UBLK_F_USER_RECOVERY_REISSUE))
+		ublk_err("dev %u: no UBLK_F_QUIESCE: requests in flight will fail",
+			 dev->info.dev_id);
 	dev->keep = true;
+	dev->quiesced = quiesced;
 	__atomic_store_n(&dev->draining, true, __ATOMIC_RELEASE);
 	for (i = 0; i < dev->nr_queues_started; i++)
 		eventfd_write(dev->queues[i].stop_evfd, 1);
@@ -502,14 +544,52 @@ static void ublk_dev_drain(struct ublk_dev *dev)
 
 static void ublk_dev_on_signal(struct ublk_dev *dev, int signo)
 {
+	bool quiesced = false;
+
 	if (ublk_dev_recoverable(dev)) {
 		ublk_info("dev %u: signal %d, leaving the device for recovery", dev->info.dev_id,
 			  signo);
-		ublk_dev_drain(dev);
+		if (dev->info.flags & UBLK_F_QUIESCE)
+			quiesced = !ublk_dev_quiesce(dev);
+		ublk_dev_drain(dev, quiesced);
 		return;
 	}
 	ublk_info("dev %u: signal %d, stopping", dev->info.dev_id, signo);
 	ublk_ctrl_stop_dev(&dev->ctrl, dev->info.dev_id);
+}
+
+/*
+ * A queue thread exited. If it gave up on an error (logged), the device
+ * cannot be served as it is: a recoverable one is let go of as on SIGTERM,
+ * for `ublk recover`; any other is stopped (and deleted).
+ */
+static void ublk_dev_on_queue_exit(struct ublk_dev *dev)
+{
+	bool failed = false;
+	int i;
+
+	for (i = 0; i < dev->nr_queues_started; i++)
+		failed |= __atomic_load_n(&dev->queues[i].failed, __ATOMIC_ACQUIRE);
+	/* no failure: the device was stopped (ublk del), its FETCHes aborted */
+	if (!failed) {
+		ublk_ctrl_stop_dev(&dev->ctrl, dev->info.dev_id);
+		return;
+	}
+	if (ublk_dev_recoverable(dev)) {
+		ublk_err(
+			"dev %u: a queue failed: leaving the device for recovery (ublk recover -n %u)",
+			dev->info.dev_id, dev->info.dev_id);
+		ublk_dev_drain(dev, (dev->info.flags & UBLK_F_QUIESCE) && !ublk_dev_quiesce(dev));
+		return;
+	}
+	/*
+	 * Not STOP_DEV here: it waits for the requests the failed queue held,
+	 * which only fail once we release the char device. The other queues
+	 * exit, the release stops the device and destroy deletes it.
+	 */
+	ublk_err("dev %u: a queue failed: stopping the device", dev->info.dev_id);
+	for (i = 0; i < dev->nr_queues_started; i++)
+		eventfd_write(dev->queues[i].stop_evfd, 1);
 }
 
 int ublk_dev_run(struct ublk_dev *dev)
@@ -548,10 +628,9 @@ int ublk_dev_run(struct ublk_dev *dev)
 		}
 		if ((pfd[0].revents & POLLIN) && !eventfd_read(dev->exit_evfd, &v)) {
 			exited += v;
-			/* one queue gone means the device cannot be served: stop it */
 			if (!stopping) {
 				stopping = true;
-				ublk_ctrl_stop_dev(&dev->ctrl, dev->info.dev_id);
+				ublk_dev_on_queue_exit(dev);
 			}
 		}
 	}

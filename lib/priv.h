@@ -14,6 +14,7 @@
 
 void *ublk_queue_thread(void *arg);
 void ublk_handle_cqe(struct ublk_queue *q, const struct io_uring_cqe *cqe);
+bool ublk_queue_fault(struct ublk_queue *q, __u64 nr_served);
 
 /* bpf.c: the BPF fast path of a queue (stubs without HAVE_BPF) */
 struct ublk_bpf_stats {
@@ -35,6 +36,19 @@ bool ublk_bpf_queue_stats(const struct ublk_queue *q, struct ublk_bpf_stats *st)
 int ublk_dev_setup(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
 int ublk_dev_init_tgt(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
 int ublk_dev_start_queues(struct ublk_dev *dev);
+
+/* io_uring's limit on the CQ (IORING_MAX_CQ_ENTRIES) */
+#define UBLK_MAX_CQ_ENTRIES 65536U
+
+/*
+ * CQEs one tag can have pending at once: its command, the stop event's
+ * share, and its backing I/O: up to two SQEs (user copy), or one per piece
+ * when BPF splits requests at @split bytes.
+ */
+static inline unsigned int ublk_cqes_per_tag(unsigned int max_io, unsigned int split)
+{
+	return 2 + (split ? max_io / split + 1 : 2);
+}
 
 static inline size_t ublk_round_up(size_t v, size_t align)
 {

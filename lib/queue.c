@@ -133,8 +133,12 @@ void ublk_handle_cqe(struct ublk_queue *q, const struct io_uring_cqe *cqe)
 	}
 
 	q->cmd_inflight--;
-	/* draining: a new request stays with the kernel, which reissues it */
-	if (cqe->res == UBLK_IO_RES_OK && !q->draining) {
+	/*
+	 * Quiesced, every request we get is one the kernel handed out before
+	 * and must be served; draining without quiesce drops it (the kernel
+	 * reissues it with REISSUE).
+	 */
+	if (cqe->res == UBLK_IO_RES_OK && (!q->draining || q->dev->quiesced)) {
 		ublk_handle_io(q, tag);
 		return;
 	}
@@ -147,21 +151,56 @@ void ublk_handle_cqe(struct ublk_queue *q, const struct io_uring_cqe *cqe)
 	q->ios[tag].flags |= UBLK_IO_FREE;
 }
 
+/*
+ * Draining and the target holds nothing: commit the last results. A
+ * request the kernel dispatched before it was quiesced may still sit in
+ * deferred task work: run it, and go on serving if it brought a CQE.
+ */
+static bool ublk_queue_drained(struct ublk_queue *q)
+{
+	io_uring_submit(&q->ring);
+	if (!q->dev->quiesced)
+		return true;
+	io_uring_get_events(&q->ring);
+	return !io_uring_cq_ready(&q->ring);
+}
+
+/*
+ * Fault injection for the tests (UBLK_TEST_QUEUE_FAIL_AFTER=N): a queue
+ * gives up as on an io_uring error once it served N requests (unless the
+ * device is already being let go of).
+ */
+static void ublk_queue_fault_init(struct ublk_queue *q)
+{
+	const char *env = getenv("UBLK_TEST_QUEUE_FAIL_AFTER");
+
+	if (env)
+		q->fail_after = strtoull(env, NULL, 10);
+}
+
+bool ublk_queue_fault(struct ublk_queue *q, __u64 nr_served)
+{
+	if (!q->fail_after || nr_served < q->fail_after || q->draining)
+		return false;
+	ublk_err("queue %d: injected failure after %llu requests", q->q_id,
+		 (unsigned long long)nr_served);
+	q->failed = true;
+	return true;
+}
+
 static void ublk_queue_loop(struct ublk_queue *q)
 {
 	while (!q->stopping && (q->cmd_inflight || q->tgt_inflight)) {
-		if (q->draining && !q->tgt_inflight) {
-			/* the last commits must reach the kernel before we go */
-			io_uring_submit(&q->ring);
-			break;
-		}
 		struct io_uring_cqe *cqe;
 		unsigned int head, n = 0;
 		int ret;
 
+		if (q->draining && !q->tgt_inflight && ublk_queue_drained(q))
+			break;
 		ret = io_uring_submit_and_wait(&q->ring, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
 			ublk_err("queue %d: io_uring_enter: %s", q->q_id, strerror(-ret));
+			q->failed = true;
 			break;
 		}
 		io_uring_for_each_cqe(&q->ring, head, cqe) {
@@ -169,6 +208,8 @@ static void ublk_queue_loop(struct ublk_queue *q)
 			n++;
 		}
 		io_uring_cq_advance(&q->ring, n);
+		if (ublk_queue_fault(q, q->nr_io))
+			break;
 	}
 }
 
@@ -250,16 +291,19 @@ static void ublk_queue_pin_one_cpu(struct ublk_queue *q)
 
 static int ublk_queue_init(struct ublk_queue *q)
 {
+	struct ublk_dev *dev = q->dev;
 	struct io_uring_params p = {
 		.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
 			 IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE,
-		/* a command and up to two target CQEs per tag, plus stop */
-		.cq_entries = 4 * q->depth,
+		/* checked against UBLK_MAX_CQ_ENTRIES when the options were */
+		.cq_entries = q->depth * ublk_cqes_per_tag(dev->info.max_io_buf_bytes,
+							   dev->bpf ? dev->bpf_split_bytes : 0),
 	};
 	struct io_uring_sqe *sqe;
 	int ret, i;
 
 	q->tid = gettid();
+	ublk_queue_fault_init(q);
 	if (q->dev->bpf)
 		ublk_queue_pin_one_cpu(q);
 	if (CPU_COUNT(&q->affinity))

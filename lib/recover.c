@@ -129,14 +129,73 @@ static int ublk_recover_get_info(struct ublk_dev *dev, __u32 dev_id,
 	return ret;
 }
 
-int ublk_dev_recover(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+/*
+ * The device says how its data moves (its flags), whatever a probe of
+ * this daemon's abilities would choose today: a device created on the
+ * userspace path stays there, and one created with zero copy (the BPF
+ * path needs it) keeps it, on the userspace path if BPF cannot be used now
+ * and the options allowed that (--bpf=auto).
+ */
+static void ublk_recover_follow_flags(struct ublk_dev_opts *o, __u64 flags)
+{
+	if (flags & UBLK_F_USER_COPY)
+		o->data_mode = UBLK_DATA_USER_COPY;
+	else if (flags & UBLK_F_AUTO_BUF_REG)
+		o->data_mode = UBLK_DATA_AUTO_ZC;
+	else
+		o->data_mode = UBLK_DATA_COPY;
+	if (!(flags & UBLK_F_AUTO_BUF_REG))
+		o->bpf = UBLK_BPF_OFF;
+}
+
+/* The kernel's flags of device @dev_id, before the device is set up. */
+static int ublk_recover_peek_flags(struct ublk_dev *dev, int dev_id, __u64 *flags)
 {
 	struct ublksrv_ctrl_dev_info k;
+	struct ublk_ctrl ctrl;
 	int ret;
 
-	ret = ublk_dev_setup(dev, opts);
+	if (dev_id < 0)
+		return 0;
+	ret = ublk_ctrl_open(&ctrl);
+	if (ret)
+		return 0; /* ublk_dev_setup() says why */
+	ret = ublk_ctrl_get_info(&ctrl, dev_id, &k);
+	ublk_ctrl_close(&ctrl);
+	if (ret == -ENODEV) {
+		ublk_dev_err(dev, "device %d does not exist", dev_id);
+		return ret;
+	}
+	if (!ret)
+		*flags = k.flags;
+	return 0;
+}
+
+int ublk_dev_recover(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
+{
+	struct ublk_dev_opts o = *opts;
+	struct ublksrv_ctrl_dev_info k;
+	__u64 flags = 0;
+	int ret;
+
+	ret = ublk_recover_peek_flags(dev, opts->dev_id, &flags);
 	if (ret)
 		return ret;
+	if (flags)
+		ublk_recover_follow_flags(&o, flags);
+	ret = ublk_dev_setup(dev, &o);
+	if (ret && o.bpf == UBLK_BPF_ON && !strncmp(dev->errmsg, "--bpf:", 6)) {
+		char why[sizeof(dev->errmsg)];
+
+		snprintf(why, sizeof(why), "%s", dev->errmsg);
+		ublk_dev_err(
+			dev,
+			"device %d was created with --bpf=on and this daemon cannot serve it in BPF (%.160s); recover where the fast path works, or delete it",
+			opts->dev_id, why);
+	}
+	if (ret)
+		return ret;
+	opts = &o;
 	if (opts->dev_id < 0) {
 		ublk_dev_err(dev, "recovery needs a device id");
 		ret = -EINVAL;

@@ -15,11 +15,55 @@
 
 #define UBLK_STATE_MAX (1 << 20)
 
+/*
+ * Root's devices: /run/ublksrvd. A user's (unprivileged devices) go where
+ * that user alone can write: $XDG_RUNTIME_DIR/ublksrvd, else
+ * /run/user/UID/ublksrvd. UBLK_RUN_DIR overrides both.
+ */
 const char *ublk_run_dir(void)
 {
-	const char *dir = getenv("UBLK_RUN_DIR");
+	static char user_dir[PATH_MAX];
+	const char *dir = getenv("UBLK_RUN_DIR"), *xdg;
 
-	return dir && *dir ? dir : UBLK_RUN_DIR;
+	if (dir && *dir)
+		return dir;
+	if (!geteuid())
+		return UBLK_RUN_DIR;
+	xdg = getenv("XDG_RUNTIME_DIR");
+	if (xdg && xdg[0] == '/' && strlen(xdg) < sizeof(user_dir) - 16)
+		snprintf(user_dir, sizeof(user_dir), "%s/ublksrvd", xdg);
+	else
+		snprintf(user_dir, sizeof(user_dir), "/run/user/%u/ublksrvd", geteuid());
+	return user_dir;
+}
+
+/*
+ * Files we trust belong to us or to root and are not writable by others:
+ * root's `ublk recover` replays the arguments in a state file.
+ */
+static const char *ublk_state_unsafe(const struct stat *st)
+{
+	if (st->st_uid && st->st_uid != geteuid())
+		return "owned by another user";
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return "writable by others";
+	return NULL;
+}
+
+/* The run directory must be ours (or root's), a real directory, not open to all. */
+static int ublk_state_check_dir(const char *dir, char *why, size_t len)
+{
+	const char *bad;
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return -errno;
+	bad = !S_ISDIR(st.st_mode) ? "not a directory" : ublk_state_unsafe(&st);
+	if (bad) {
+		snprintf(why, len, "%s is %s", dir, bad);
+		return -EPERM;
+	}
+	return 0;
 }
 
 static void ublk_state_path(__u32 dev_id, char *buf, size_t len)
@@ -154,17 +198,37 @@ static json_t *ublk_state_json(const struct ublk_dev *dev)
 	return obj;
 }
 
+/*
+ * A fresh temporary file next to @path, never an existing one (O_EXCL,
+ * O_NOFOLLOW): a fixed name could be a planted symlink.
+ */
+static int ublk_open_tmp(const char *path, char *tmp, size_t len)
+{
+	unsigned int rnd;
+	int i, fd;
+
+	for (i = 0; i < 100; i++) {
+		if (getentropy(&rnd, sizeof(rnd)))
+			rnd = (unsigned int)getpid() * 2654435761U + i;
+		snprintf(tmp, len, "%s.%08x.tmp", path, rnd);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd >= 0 || errno != EEXIST)
+			return fd < 0 ? -errno : fd;
+	}
+	return -EEXIST;
+}
+
 static int ublk_write_file(const char *path, const char *text)
 {
-	char tmp[PATH_MAX + 8];
+	char tmp[PATH_MAX + 16];
 	size_t len = strlen(text);
 	int fd, ret = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = ublk_open_tmp(path, tmp, sizeof(tmp));
 	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
+		return fd;
+	/* the umask does not decide who may read it */
+	if (fchmod(fd, 0644) < 0 || write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
 		ret = -EIO;
 	if (close(fd) < 0 && !ret)
 		ret = -errno;
@@ -178,12 +242,18 @@ static int ublk_write_file(const char *path, const char *text)
 
 int ublk_state_write(const struct ublk_dev *dev)
 {
-	char path[PATH_MAX], *text;
+	char path[PATH_MAX], why[PATH_MAX + 64], *text;
 	json_t *obj;
 	int ret;
 
-	if (mkdir(ublk_run_dir(), 0755) < 0 && errno != EEXIST)
+	/* a user's directory is for that user alone */
+	if (mkdir(ublk_run_dir(), geteuid() ? 0700 : 0755) < 0 && errno != EEXIST)
 		return -errno;
+	ret = ublk_state_check_dir(ublk_run_dir(), why, sizeof(why));
+	if (ret) {
+		ublk_log(LOG_ERR, "state file not written: %s", why);
+		return ret;
+	}
 	errno = ENOMEM;
 	obj = ublk_state_json(dev);
 	if (!obj)
@@ -292,20 +362,34 @@ json_t *ublk_state_parse(const char *text, const char *name, char *err, size_t e
 	return root;
 }
 
-json_t *ublk_state_load(__u32 dev_id, char *err, size_t err_len)
+static json_t *ublk_state_load_from(const char *dir, __u32 dev_id, char *err, size_t err_len)
 {
-	char path[PATH_MAX], *buf;
+	char path[PATH_MAX], why[PATH_MAX + 64], *buf;
+	struct stat st;
 	json_t *root;
 	ssize_t n;
 	int fd;
 
-	ublk_state_path(dev_id, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "%s/%u.json", dir, dev_id);
+	/* no symlink, no FIFO to block on; then only a file we may trust */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		n = errno;
-		state_err(err, err_len, path, "%s", strerror(n));
+		state_err(err, err_len, path, "%s", n == ELOOP ? "a symbolic link" : strerror(n));
 		errno = n;
 		return NULL;
+	}
+	if (fstat(fd, &st) < 0)
+		st.st_mode = 0;
+	if (!S_ISREG(st.st_mode) || ublk_state_unsafe(&st)) {
+		close(fd);
+		return state_err(err, err_len, path, "not trusted: %s",
+				 S_ISREG(st.st_mode) ? ublk_state_unsafe(&st) :
+						       "not a regular file");
+	}
+	if (ublk_state_check_dir(dir, why, sizeof(why))) {
+		close(fd);
+		return state_err(err, err_len, path, "not trusted: %s", why);
 	}
 	buf = malloc(UBLK_STATE_MAX + 1);
 	n = buf ? read(fd, buf, UBLK_STATE_MAX + 1) : -1;
@@ -329,6 +413,17 @@ json_t *ublk_state_load(__u32 dev_id, char *err, size_t err_len)
 		root = ublk_state_parse(buf, path, err, err_len);
 	free(buf);
 	return root;
+}
+
+/* A user also sees root's devices' state, which root's daemons write. */
+json_t *ublk_state_load(__u32 dev_id, char *err, size_t err_len)
+{
+	const char *env = getenv("UBLK_RUN_DIR");
+	json_t *root = ublk_state_load_from(ublk_run_dir(), dev_id, err, err_len);
+
+	if (root || errno != ENOENT || !geteuid() || (env && *env))
+		return root;
+	return ublk_state_load_from(UBLK_RUN_DIR, dev_id, err, err_len);
 }
 
 int ublk_state_remove(__u32 dev_id)

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "ublksrv.h"
@@ -89,6 +90,10 @@ struct loop_priv {
 	char file[PATH_MAX];
 	bool direct_io;
 	bool blkdev;
+	bool discard; /* the backing store can deallocate (and read back zeroes) */
+	/* identity, recorded so that recovery can refuse a replaced file */
+	dev_t st_dev, st_rdev;
+	ino_t st_ino;
 };
 
 static int loop_open(struct ublk_dev *dev, struct loop_priv *lo, const struct loop_opts *opts)
@@ -111,6 +116,72 @@ static int loop_open(struct ublk_dev *dev, struct loop_priv *lo, const struct lo
 	return fd;
 }
 
+/*
+ * A number from the sysfs queue directory of block device @rdev (a
+ * partition's is its disk's), or -1.
+ */
+static long long loop_sysfs_queue(dev_t rdev, const char *attr)
+{
+	static const char *const fmt[] = { "/sys/dev/block/%u:%u/queue/%s",
+					   "/sys/dev/block/%u:%u/../queue/%s" };
+	char path[128];
+	long long v = -1;
+	size_t i;
+	FILE *f;
+
+	for (i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		snprintf(path, sizeof(path), fmt[i], major(rdev), minor(rdev), attr);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fscanf(f, "%lld", &v) != 1)
+			v = -1;
+		fclose(f);
+		break;
+	}
+	return v;
+}
+
+/* A power of two from 512 to 64 KiB, as a block size shift; else 0. */
+static unsigned int loop_bs_shift(long long bs)
+{
+	if (bs < 512 || bs > 65536 || (bs & (bs - 1)))
+		return 0;
+	return __builtin_ctzll(bs);
+}
+
+/*
+ * O_DIRECT on a regular file needs offsets and lengths aligned as its
+ * filesystem says (statx STATX_DIOALIGN, Linux 6.1), else as the block
+ * device under it: on 4K-sector storage a 512-byte request would fail.
+ */
+static unsigned int loop_file_bs_shift(int fd, const struct stat *st)
+{
+	struct statx stx;
+	unsigned int shift;
+
+	if (!statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) &&
+	    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align) {
+		shift = loop_bs_shift(stx.stx_dio_offset_align);
+		if (shift)
+			return shift;
+	}
+	shift = loop_bs_shift(loop_sysfs_queue(st->st_dev, "logical_block_size"));
+	return shift ? shift : 9;
+}
+
+/*
+ * A probe beyond the end of the file: it deallocates nothing, and says
+ * whether the filesystem can punch holes at all.
+ */
+static bool loop_file_can_punch(int fd, const struct stat *st)
+{
+	off_t end = (st->st_size + 65535) / 65536 * 65536;
+
+	return !fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, end, 65536) ||
+	       errno != EOPNOTSUPP;
+}
+
 static int loop_size(struct ublk_dev *dev, struct loop_priv *lo, int fd)
 {
 	struct ublk_param_basic *b = &dev->params.basic;
@@ -119,8 +190,14 @@ static int loop_size(struct ublk_dev *dev, struct loop_priv *lo, int fd)
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
+	lo->st_dev = st.st_dev;
+	lo->st_ino = st.st_ino;
+	lo->st_rdev = st.st_rdev;
 	if (S_ISREG(st.st_mode)) {
 		dev->tgt.dev_size = st.st_size;
+		if (lo->direct_io)
+			b->logical_bs_shift = loop_file_bs_shift(fd, &st);
+		lo->discard = loop_file_can_punch(fd, &st);
 		return 0;
 	}
 	if (!S_ISBLK(st.st_mode)) {
@@ -133,7 +210,31 @@ static int loop_size(struct ublk_dev *dev, struct loop_priv *lo, int fd)
 		return -errno;
 	/* O_DIRECT on the backing device needs its block size */
 	b->logical_bs_shift = __builtin_ctz(lbs);
+	/* a hole in a block device is a zeroing that must not fall back (fops.c) */
+	lo->discard = loop_sysfs_queue(st.st_rdev, "write_zeroes_max_bytes") > 0;
 	return 0;
+}
+
+/*
+ * DISCARD punches a hole, so it is offered only where that works. Write
+ * zeroes always is: a block device writes the zeroes if it must, a file
+ * falls back to punching (loop_io_done()).
+ */
+static void loop_set_discard(struct ublk_dev *dev, const struct loop_priv *lo)
+{
+	struct ublk_params *p = &dev->params;
+	__u32 lbs = 1U << p->basic.logical_bs_shift;
+
+	if (!lo->discard && !lo->blkdev)
+		return;
+	p->types |= UBLK_PARAM_TYPE_DISCARD;
+	/* the kernel wants a granularity even with discard off */
+	p->discard.discard_granularity = lbs > 4096 ? lbs : 4096;
+	p->discard.max_write_zeroes_sectors = UINT_MAX >> 9;
+	if (!lo->discard)
+		return;
+	p->discard.max_discard_sectors = UINT_MAX >> 9;
+	p->discard.max_discard_segments = 1;
 }
 
 static int loop_init(struct ublk_dev *dev, const struct ublk_dev_opts *dev_opts)
@@ -171,11 +272,7 @@ static int loop_init(struct ublk_dev *dev, const struct ublk_dev_opts *dev_opts)
 
 	/* we honour FLUSH with fsync and FUA with RWF_DSYNC */
 	p->basic.attrs |= UBLK_ATTR_VOLATILE_CACHE | UBLK_ATTR_FUA;
-	p->types |= UBLK_PARAM_TYPE_DISCARD;
-	p->discard.discard_granularity = 4096;
-	p->discard.max_discard_sectors = UINT_MAX >> 9;
-	p->discard.max_write_zeroes_sectors = UINT_MAX >> 9;
-	p->discard.max_discard_segments = 1;
+	loop_set_discard(dev, lo);
 	return 0;
 }
 
@@ -268,6 +365,12 @@ static int loop_queue_fallocate(struct ublk_queue *q, int tag, const struct ublk
 	return 1;
 }
 
+/* The device deallocates (it advertised discard): else it writes zeroes. */
+static bool lo_discard(const struct ublk_queue *q)
+{
+	return q->dev->params.discard.max_discard_sectors;
+}
+
 static int loop_queue_io(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod)
 {
 	struct io_uring_sqe *sqe;
@@ -285,13 +388,32 @@ static int loop_queue_io(struct ublk_queue *q, int tag, const struct ublksrv_io_
 	case UBLK_IO_OP_DISCARD:
 		return loop_queue_fallocate(q, tag, iod, FALLOC_FL_PUNCH_HOLE, LOOP_OP_BACKING);
 	case UBLK_IO_OP_WRITE_ZEROES:
-		/* NOUNMAP asks to keep the blocks allocated */
-		if (iod->op_flags & UBLK_IO_F_NOUNMAP)
+		/*
+		 * NOUNMAP asks to keep the blocks allocated; a block device
+		 * that cannot deallocate writes the zeroes instead
+		 */
+		if ((iod->op_flags & UBLK_IO_F_NOUNMAP) || !lo_discard(q))
 			return loop_queue_fallocate(q, tag, iod, FALLOC_FL_ZERO_RANGE,
 						    LOOP_OP_ZERO_RANGE);
 		return loop_queue_fallocate(q, tag, iod, FALLOC_FL_PUNCH_HOLE, LOOP_OP_BACKING);
 	}
 	return -EOPNOTSUPP;
+}
+
+/*
+ * A short read or write (end of a truncated file): in copy mode the kernel
+ * completes the prefix and requeues the rest, so report whole sectors; in
+ * the other modes it ends the whole request on any non-negative result,
+ * which would hand out unfilled pages: fail it.
+ */
+static int loop_short(const struct ublk_queue *q, const struct ublksrv_io_desc *iod, int res)
+{
+	__u32 op = ublksrv_get_op(iod);
+
+	if ((op != UBLK_IO_OP_READ && op != UBLK_IO_OP_WRITE) ||
+	    (unsigned int)res >= iod->nr_sectors << 9)
+		return res;
+	return q->dev->data_mode == UBLK_DATA_COPY ? res & ~511 : -EIO;
 }
 
 static void loop_io_done(struct ublk_queue *q, int tag, const struct io_uring_cqe *cqe)
@@ -311,7 +433,7 @@ static void loop_io_done(struct ublk_queue *q, int tag, const struct io_uring_cq
 	if (res < 0 && (io->result >= 0 || io->result == -ECANCELED))
 		io->result = res;
 	else if (res >= 0 && sub_op == LOOP_OP_BACKING && io->result >= 0)
-		io->result = res;
+		io->result = loop_short(q, iod, res);
 	else if (res >= 0 && sub_op == LOOP_OP_COPY && (unsigned int)res != iod->nr_sectors << 9 &&
 		 io->result >= 0)
 		io->result = -EIO;
@@ -335,6 +457,14 @@ static int loop_dump_json(const struct ublk_dev *dev, json_t *obj)
 	    json_object_set_new(obj, "dev_size", json_integer(dev->tgt.dev_size)) ||
 	    json_object_set_new(obj, "direct_io", json_boolean(lo->direct_io)) ||
 	    json_object_set_new(obj, "block_device", json_boolean(lo->blkdev)))
+		return -ENOMEM;
+	/* what `ublk recover` checks the file against (cli/recover.c) */
+	if (lo->blkdev)
+		return json_object_set_new(obj, "backing_rdev", json_integer(lo->st_rdev)) ?
+			       -ENOMEM :
+			       0;
+	if (json_object_set_new(obj, "backing_dev", json_integer(lo->st_dev)) ||
+	    json_object_set_new(obj, "backing_ino", json_integer(lo->st_ino)))
 		return -ENOMEM;
 	return 0;
 }

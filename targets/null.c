@@ -41,6 +41,11 @@ static int null_parse_size(void *p, const char *arg, char *err, size_t err_len)
 		snprintf(err, err_len, "'%s' is not a multiple of 512 bytes", arg);
 		return -EINVAL;
 	}
+	/* 0 would read as "not given", the 250 GiB default */
+	if (!v) {
+		snprintf(err, err_len, "the size must not be 0");
+		return -EINVAL;
+	}
 	o->size = v;
 	return 0;
 }

@@ -2,8 +2,9 @@
 # Proves `ublk del` of a busy device neither hangs nor leaks: with fio doing
 # random read/write (2 jobs, iodepth 32, 60 s time_based) on a 2-queue loop
 # device, `ublk del -n N` returns 0 within 30 s, fio then ends within 30 s
-# (with I/O errors, which is expected), both device nodes are gone and the
-# daemon has exited.
+# with a non-zero exit and an I/O error (its device is gone; an exit 0
+# would mean requests were lost silently), both device nodes are gone and
+# the daemon has exited.
 . "$(dirname "$0")/lib.sh"
 
 make_backing "$T_WORK/backing" 64M
@@ -35,6 +36,10 @@ wait_pid_exit "$fio_pid" 30 || fail "fio still running 30 s after the del of its
 fio_rc=0
 wait "$fio_pid" || fio_rc=$?
 bg_forget "$fio_pid"
-log "fio ended with exit $fio_rc: $(grep -m1 -iE 'err|error' "$T_WORK/fio.out" || true)"
+# its device vanished 40 s before its run time was up: it must say so
+[ "$fio_rc" -ne 0 ] || fail "fio exited 0 although its device was deleted under it"
+grep -qiE 'Input/output error|No such device|No such file|error=' "$T_WORK/fio.out" ||
+	fail "fio exited $fio_rc without an I/O error: $(tail -n 5 "$T_WORK/fio.out")"
+log "fio ended with exit $fio_rc: $(grep -m1 -iE 'Input/output error|No such device|No such file|error=' "$T_WORK/fio.out")"
 
 assert_dev_deleted "$id" "$pid"

@@ -5,7 +5,8 @@
 # - user A (uid 65534, no capabilities) adds a null device with
 #   --unprivileged: it is LIVE, its daemon runs as A, the kernel records A as
 #   owner (`ublk owner`, `ublk list -v`), the nodes belong to A and A can
-#   write and read the block device;
+#   write and read the block device; a partition root adds to it (BLKPG)
+#   is A's too;
 # - user B (uid 65533) can neither list nor delete it nor open its block
 #   device: each fails with a permission error and the device stays LIVE;
 # - without --unprivileged, A's add is refused with a clear message;
@@ -107,6 +108,39 @@ as 65534 "$bb" dd if=/dev/zero of="/dev/ublkb$id" bs=4k count=16 conv=fsync 2>/d
 	fail "A cannot write its block device"
 ublk_a list -n "$id" >/dev/null 2>"$T_WORK/al.err" || fail "A cannot list its device: $(cat "$T_WORK/al.err")"
 log "A's dev $id: LIVE, daemon uid 65534, nodes A's, A does I/O"
+
+# a partition of A's device is A's too (root adds it: the kernel does not
+# scan the partitions of a device an unprivileged daemon serves)
+# addpart DEV N START LEN: BLKPG_ADD_PARTITION (util-linux's addpart may be missing)
+add_part() {
+	python3 - "$@" <<'PY'
+import ctypes, fcntl, os, sys
+class Part(ctypes.Structure):
+    _fields_ = [("start", ctypes.c_longlong), ("length", ctypes.c_longlong),
+                ("pno", ctypes.c_int), ("devname", ctypes.c_char * 64),
+                ("volname", ctypes.c_char * 64)]
+class Arg(ctypes.Structure):
+    _fields_ = [("op", ctypes.c_int), ("flags", ctypes.c_int),
+                ("datalen", ctypes.c_int), ("data", ctypes.c_void_p)]
+dev, pno, start, length = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+part = Part(start * 512, length * 512, pno, b"", b"")
+arg = Arg(1, 0, ctypes.sizeof(part), ctypes.addressof(part))  # BLKPG_ADD_PARTITION
+fd = os.open(dev, os.O_RDONLY)
+fcntl.ioctl(fd, 0x1269, arg)  # BLKPG
+PY
+}
+if command -v python3 >/dev/null; then
+	add_part "/dev/ublkb$id" 1 2048 16384 || fail "adding partition 1 to /dev/ublkb$id failed"
+	udevadm settle
+	[ -b "/dev/ublkb${id}p1" ] || fail "no /dev/ublkb${id}p1 after addpart"
+	[ "$(stat -c %u "/dev/ublkb${id}p1")" = 65534 ] ||
+		fail "the partition of A's device should be A's: $(ls -l "/dev/ublkb${id}p1")"
+	as 65534 "$bb" dd if=/dev/zero of="/dev/ublkb${id}p1" bs=4k count=4 conv=fsync 2>/dev/null ||
+		fail "A cannot write the partition of its device"
+	log "A's partition /dev/ublkb${id}p1 is A's"
+else
+	log "no python3: the partition check is not run"
+fi
 
 # B can touch nothing
 b_refused() {

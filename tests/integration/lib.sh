@@ -307,16 +307,24 @@ bpf_count() {
 	fi
 }
 
-# assert_bpf_served_all ID FIO_NAME: BPF served at least every request of
-# the last fio_run FIO_NAME on device ID, and the daemon served none.
+# dev_reqs ID: requests the block layer completed on /dev/ublkbID since it
+# was created: reads, writes, discards and flushes of its sysfs stat.
+dev_reqs() { awk '{ print $1 + $5 + $12 + $16 }' "$(dev_sysfs "$1")/stat"; }
+
+# assert_bpf_served_all ID FIO_NAME: on device ID (on the BPF path since it
+# was added), BPF served exactly as many requests as the block layer
+# completed, which include every request of the last fio_run FIO_NAME, and
+# the daemon served none.
 assert_bpf_served_all() {
-	local id=$1 ios bpf daemon
+	local id=$1 ios reqs bpf daemon
 	ios=$(fio_ios "$2")
 	sleep 1.5 # the daemon refreshes its state file every second
+	reqs=$(dev_reqs "$id")
 	bpf=$(bpf_count "$id" nr_io)
 	daemon=$(bpf_count "$id" nr_io_daemon)
-	log "fio $2 did $ios requests; BPF served $bpf, the daemon $daemon"
-	[ "$bpf" -ge "$ios" ] || fail "BPF served $bpf requests, fio $2 made $ios"
+	log "fio $2 did $ios requests; the device completed $reqs; BPF served $bpf, the daemon $daemon"
+	[ "$reqs" -ge "$ios" ] || fail "the device completed $reqs requests, fio $2 made $ios"
+	[ "$bpf" -eq "$reqs" ] || fail "BPF served $bpf requests, the device completed $reqs"
 	[ "$daemon" -eq 0 ] || fail "the daemon served $daemon plain requests on the BPF path"
 }
 

@@ -59,6 +59,8 @@ static void setup(enum ublk_data_mode mode)
 	dev.data_mode = mode;
 	dev.cdev_fd = -1;
 	dev.params.basic.logical_bs_shift = 9; /* as ublk_dev_create() does */
+	/* as loop_init() says for a file that can punch holes */
+	dev.params.discard.max_discard_sectors = UINT_MAX >> 9;
 	q.dev = &dev;
 	q.q_id = Q_ID;
 	q.depth = DEPTH;
@@ -234,18 +236,33 @@ static bool fd_is_open(int fd)
 
 /* ---- init / deinit ---------------------------------------------------- */
 
+/* What O_DIRECT on @path needs, as its filesystem says (512 if unknown). */
+static unsigned int expected_bs_shift(const char *path, bool buffered)
+{
+	struct statx stx;
+
+	if (buffered || statx(AT_FDCWD, path, 0, STATX_DIOALIGN, &stx) ||
+	    !(stx.stx_mask & STATX_DIOALIGN) || stx.stx_dio_offset_align <= 512)
+		return 9;
+	return __builtin_ctz(stx.stx_dio_offset_align);
+}
+
 static void check_dump(const char *file, bool direct)
 {
 	char want[PATH_MAX], text[2 * PATH_MAX];
 	json_t *obj = json_object();
+	struct stat st;
 	char *t;
 
 	CHECK(obj && loop_tgt_ops.dump_json(&dev, obj) == 0);
 	CHECK(realpath(file, want) != NULL);
+	CHECK(stat(file, &st) == 0);
 	/* the documented fields, in the documented order (docs/json-schema.md) */
 	snprintf(text, sizeof(text),
-		 "{\"file\":\"%s\",\"dev_size\":%u,\"direct_io\":%s,\"block_device\":false}", want,
-		 FILE_SIZE, direct ? "true" : "false");
+		 "{\"file\":\"%s\",\"dev_size\":%u,\"direct_io\":%s,\"block_device\":false,"
+		 "\"backing_dev\":%llu,\"backing_ino\":%llu}",
+		 want, FILE_SIZE, direct ? "true" : "false", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
 	t = json_dumps(obj, JSON_COMPACT);
 	CHECK(t && !strcmp(t, text));
 	if (t && strcmp(t, text))
@@ -280,7 +297,7 @@ static void test_init_ok(bool buffered)
 	CHECK((dev.params.basic.attrs & (UBLK_ATTR_VOLATILE_CACHE | UBLK_ATTR_FUA)) ==
 	      (UBLK_ATTR_VOLATILE_CACHE | UBLK_ATTR_FUA));
 	CHECK(!(dev.params.basic.attrs & UBLK_ATTR_READ_ONLY));
-	CHECK(dev.params.basic.logical_bs_shift == 9);
+	CHECK(dev.params.basic.logical_bs_shift == expected_bs_shift(img, buffered));
 	CHECK(dev.params.types & UBLK_PARAM_TYPE_DISCARD);
 	CHECK(dev.params.discard.discard_granularity == 4096);
 	CHECK(dev.params.discard.max_discard_sectors == UINT_MAX >> 9);
@@ -496,8 +513,11 @@ static void test_user_copy_results(void)
 	/* both succeed: the backing byte count */
 	CHECK(user_copy_result(R, 4096, 4096, false) == 4096);
 	CHECK(user_copy_result(W, 4096, 4096, false) == 4096);
-	/* a short backing read is reported as such, not as an error */
-	CHECK(user_copy_result(R, 2048, 4096, false) == 2048);
+	/*
+	 * a short backing read fails: in user copy the kernel ends the whole
+	 * request on any non-negative result (only copy mode takes a prefix)
+	 */
+	CHECK(user_copy_result(R, 2048, 4096, false) == -EIO);
 	/* the first error wins over the cancelled link */
 	CHECK(user_copy_result(R, -EIO, -ECANCELED, false) == -EIO);
 	CHECK(user_copy_result(R, -EIO, -ECANCELED, true) == -EIO);
@@ -606,6 +626,15 @@ static void test_other_ops(enum ublk_data_mode mode)
 	CHECK(start(0, UBLK_IO_OP_WRITE_ZEROES, 8, 8) == 1);
 	CHECK_SQE(0, .opcode = IORING_OP_FALLOCATE, .fd = 1, .flags = IOSQE_FIXED_FILE,
 		  .addr = 4096, .len = punch, .off = 4096, .tag = 0);
+	cqe(0, 0);
+	CHECK(done_res(0) == 0);
+
+	/* ... but where discard is not offered (a block device without it), zero it */
+	setup(mode);
+	dev.params.discard.max_discard_sectors = 0;
+	CHECK(start(0, UBLK_IO_OP_WRITE_ZEROES, 8, 8) == 1);
+	CHECK_SQE(0, .opcode = IORING_OP_FALLOCATE, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .addr = 4096, .len = zero, .off = 4096, .tag = 0);
 	cqe(0, 0);
 	CHECK(done_res(0) == 0);
 

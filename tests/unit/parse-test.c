@@ -396,7 +396,8 @@ static void test_options(void)
 	CHECK(a.opts.dev_id == 1048575);
 	CHECK(a.opts.nr_queues == 65535 && a.opts.depth == 65535);
 	CHECK(a.opts.max_io_bytes == 32U << 20);
-	CHECK(PARSE(&a, "-t", "null", "--size", "0") == 0 && null_size(&a) == 250ULL << 30);
+	/* 0 is refused, not taken as "the 250 GiB default" */
+	CHECK(PARSE(&a, "-t", "null", "--size", "0") != 0);
 	CHECK(PARSE(&a, "-t", "null", "--size", "1T") == 0 && null_size(&a) == 1ULL << 40);
 
 	/* the last of a repeated option wins */

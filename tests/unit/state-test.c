@@ -3,14 +3,17 @@
  * Unit test for lib/state.c: the state file a daemon writes (exact text and
  * key order, as docs/json-schema.md documents it), and the reader refusing
  * what it must: duplicate keys, bad syntax (with line and column), wrong
- * types of the fields readers rely on, oversized and missing files.
+ * types of the fields readers rely on, oversized and missing files, and
+ * files it must not trust (symlinks, other owners, writable by others).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ublksrv.h"
@@ -173,6 +176,91 @@ static void test_too_large(void)
 	unlink(path);
 }
 
+/* A minimal valid state at @path, mode @mode. */
+static void put_state(const char *path, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("{\"dev_id\":9}\n", f);
+	fclose(f);
+	CHECK(chmod(path, mode) == 0);
+}
+
+/*
+ * Root replays a state file's arguments: the reader takes only regular
+ * files of its own user (or root) that nobody else may write, in a
+ * directory nobody else may write; the writer never follows a planted
+ * name and leaves no temporary file behind.
+ */
+static void test_trust(void)
+{
+	char path[PATH_MAX], other[PATH_MAX], tmp[PATH_MAX + 8], err[256], buf[64] = "";
+	struct ublk_dev dev = { 0 };
+	json_t *j;
+	FILE *f;
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/9.json", dir);
+	snprintf(other, sizeof(other), "%s/other", dir);
+
+	put_state(path, 0644);
+	j = ublk_state_load(9, err, sizeof(err));
+	CHECK(j != NULL);
+	json_decref(j);
+
+	put_state(path, 0664);
+	CHECK(ublk_state_load(9, err, sizeof(err)) == NULL && strstr(err, "writable by others"));
+
+	unlink(path);
+	put_state(other, 0644);
+	CHECK(symlink(other, path) == 0);
+	CHECK(ublk_state_load(9, err, sizeof(err)) == NULL && strstr(err, "symbolic link"));
+	unlink(path);
+
+	if (!geteuid()) {
+		put_state(path, 0644);
+		CHECK(chown(path, 65534, 65534) == 0);
+		CHECK(ublk_state_load(9, err, sizeof(err)) == NULL &&
+		      strstr(err, "owned by another user"));
+		unlink(path);
+	}
+
+	put_state(path, 0644);
+	CHECK(chmod(dir, 0777) == 0);
+	CHECK(ublk_state_load(9, err, sizeof(err)) == NULL && strstr(err, "writable by others"));
+	CHECK(chmod(dir, 0700) == 0);
+	unlink(path);
+
+	/* the old fixed temporary name, planted as a symlink, is not followed */
+	snprintf(tmp, sizeof(tmp), "%s/9.json.tmp", dir);
+	CHECK(symlink(other, tmp) == 0);
+	dev.info.dev_id = 9;
+	dev.ops = &fake_tgt;
+	CHECK(ublk_state_write(&dev) == 0);
+	j = ublk_state_load(9, err, sizeof(err));
+	CHECK(j != NULL);
+	json_decref(j);
+	d = opendir(dir);
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	CHECK(n == 3); /* 9.json, other, 9.json.tmp: no new temporary file */
+	f = fopen(other, "r");
+	CHECK(f && fgets(buf, sizeof(buf), f));
+	CHECK(!strcmp(buf, "{\"dev_id\":9}\n")); /* not written through the symlink */
+	if (f)
+		fclose(f);
+	unlink(tmp);
+	unlink(other);
+	unlink(path);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -184,6 +272,7 @@ int main(void)
 	test_parse_ok();
 	test_write_read();
 	test_too_large();
+	test_trust();
 	rmdir(dir);
 	if (failures)
 		fprintf(stderr, "state-test: %d failure(s)\n", failures);

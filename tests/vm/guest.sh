@@ -273,7 +273,7 @@ probe)
 	touch "$out/probe-ok"
 	exit 0
 	;;
-test|demo|bench|shell) ;;
+test|demo|bench|shell|soak) ;;
 *)
 	die "unknown mode '$mode'"
 	;;
@@ -314,6 +314,10 @@ bench)
 shell)
 	fresh_scratch
 	bash -c "${GUEST_ARGS[*]}" || rc=$?
+	;;
+soak)
+	fresh_scratch
+	tests/soak/soak.sh "${GUEST_ARGS[@]}" || rc=$?
 	;;
 esac
 echo "$rc" >"$out/status"

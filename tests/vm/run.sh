@@ -6,6 +6,8 @@
 #                                     (NAME: run only these tests/integration/NAME.sh)
 #   tests/vm/run.sh demo              serve a ublk loop device in the VM and use it
 #   tests/vm/run.sh bench [ARG...]    benchmarks/run.sh ARG... in the VM
+#   tests/vm/run.sh soak [MIN [PATH...]]  tests/soak/soak.sh: MIN minutes (30) of fio
+#                                     verify with kill -9/SIGTERM + recover, per path
 #   tests/vm/run.sh shell 'CMD'       run CMD in the VM (cwd /build/src, ublk on PATH)
 #
 # Needs root (debootstrap, chroot, mounts); re-executes itself with sudo.
@@ -25,6 +27,7 @@
 #   UBLK_VM_CONFIGURE="..."  extra ./configure arguments
 #   UBLK_VM_CACHE=/var/cache/ublk-vm   where mkroot.sh keeps root filesystems
 #   UBLK_TEST_TIMEOUT=300    default per-test timeout (a test may say "# timeout: N")
+#   UBLK_SOAK_KILL_EVERY=60, UBLK_SOAK_TERM_EVERY=300   soak: seconds between stops
 #   UBLK_VM_SLOT=NAME        build and run in $root/build-NAME (mounted on /build
 #                            in a mount namespace of its own), so that runs from
 #                            several work trees do not wait for each other
@@ -39,12 +42,12 @@ mode=${1:-}
 [ $# -gt 0 ] && shift
 
 usage() {
-	sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+	sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
 	exit 2
 }
 
 case $mode in
-test|demo|bench) ;;
+test|demo|bench|soak) ;;
 shell)	[ $# -gt 0 ] || usage ;;
 *)	usage ;;
 esac
@@ -291,6 +294,8 @@ probe_kvm() {
 write_guest_env() {
 	{
 		printf 'UBLK_TEST_TIMEOUT=%q\n' "${UBLK_TEST_TIMEOUT:-300}"
+		printf 'export UBLK_SOAK_KILL_EVERY=%q UBLK_SOAK_TERM_EVERY=%q\n' \
+			"${UBLK_SOAK_KILL_EVERY:-60}" "${UBLK_SOAK_TERM_EVERY:-300}"
 		printf 'GUEST_ARGS=('
 		[ $# -gt 0 ] && printf ' %q' "$@"
 		printf ' )\n'
@@ -435,7 +440,7 @@ main() {
 		probe_kvm
 		write_guest_env "$@"
 		# The VM shares the host's CPUs: say how busy they were.
-		[ "$mode" = bench ] && log "host load before: $(uptime)"
+		[ "$mode" = bench ] || [ "$mode" = soak ] && log "host load before: $(uptime)"
 		vm - || rc=$?
 		if [ "$mode" = bench ]; then
 			log "host load after: $(uptime)"
