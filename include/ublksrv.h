@@ -23,6 +23,12 @@
 
 #define UBLKSRV_VERSION "0.1.0"
 
+/*
+ * The library is built with -fvisibility=hidden: what this header declares
+ * is its API (lib/libublksrv.map lists it), everything else stays inside.
+ */
+#pragma GCC visibility push(default)
+
 #define UBLK_CTRL_DEV "/dev/ublk-control"
 #define UBLK_CDEV_PREFIX "/dev/ublkc"
 #define UBLK_BDEV_PREFIX "/dev/ublkb"
@@ -402,5 +408,7 @@ static inline __u64 ublk_user_copy_pos(__u16 q_id, __u16 tag)
 struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q);
 /* Commit @res for @tag and fetch its next request. */
 void ublk_complete_io(struct ublk_queue *q, int tag, int res);
+
+#pragma GCC visibility pop
 
 #endif /* UBLKSRV_H */
