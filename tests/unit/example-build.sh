@@ -3,7 +3,7 @@
 # install` into a staging directory, then examples/ramdisk.c is compiled
 # with nothing but what pkg-config says about ublksrv.pc there. The binary
 # is kept (examples/ublk-ramdisk, rpath into the staging directory) for the
-# VM test 150-example-ramdisk.
+# VM test 160-example-ramdisk.
 set -eu
 srcdir=${top_srcdir:-.}
 builddir=$(cd "${top_builddir:-.}" && pwd)
