@@ -74,9 +74,12 @@ pattern_same() {
 	dd if="$DEV" bs=1M skip=48 count=8 iflag=direct status=none | cmp -s - "$state/pattern"
 }
 journal_has() { journalctl -b -u ublk@demo --no-pager -o cat | grep -c "$1"; }
+# udev applies its rules when it gets to the event: under TCG, with the
+# boot's coldplug queued before it, that can take a while
 ctl_perm() {
 	local got
 
+	udevadm settle --timeout=120
 	got=$(stat -c '%G %a' /dev/ublk-control)
 	[ "$got" = "disk 660" ] && return 0
 	say "/dev/ublk-control is '$got', not 'disk 660'"
@@ -145,6 +148,7 @@ if [ "$phase" = 1 ]; then
 		awk 'NR == 1 && $1 == "dev" { print $3 }' | tr -d :)
 	check "user ublkuser adds an unprivileged loop device ($uid)" test "$uid" = 9
 	owned() { [ "$(stat -c %U "$1" 2>/dev/null)" = ublkuser ]; }
+	udevadm settle --timeout=120
 	check "udev gave /dev/ublkb9 and /dev/ublkc9 to ublkuser" \
 		wait_for 10 eval 'owned /dev/ublkb9 && owned /dev/ublkc9'
 	# The kernel keeps GD_SUPPRESS_PART_SCAN on devices served by an
