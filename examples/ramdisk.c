@@ -28,11 +28,6 @@ static int ramdisk_init(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 	return 0;
 }
 
-static void ramdisk_deinit(struct ublk_dev *dev)
-{
-	(void)dev;
-}
-
 /* Copy mode: the kernel moves data between the request and ios[tag].buf. */
 static int ramdisk_queue_io(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod)
 {
@@ -64,17 +59,11 @@ static int ramdisk_queue_io(struct ublk_queue *q, int tag, const struct ublksrv_
 	return 0;
 }
 
-static void ramdisk_io_done(struct ublk_queue *q, int tag, const struct io_uring_cqe *cqe)
-{
-	(void)q, (void)tag, (void)cqe;
-}
-
+/* no deinit, io_done (no backing I/O) or dump_json: they are optional */
 static const struct ublk_tgt_ops ramdisk_ops = {
 	.name = "ramdisk",
 	.init = ramdisk_init,
-	.deinit = ramdisk_deinit,
 	.queue_io = ramdisk_queue_io,
-	.io_done = ramdisk_io_done,
 };
 
 static int serve(void)

@@ -36,6 +36,13 @@ int ublk_dev_setup(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
 int ublk_dev_init_tgt(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
 int ublk_dev_start_queues(struct ublk_dev *dev);
 
+/* deinit() is optional */
+static inline void ublk_tgt_deinit(struct ublk_dev *dev)
+{
+	if (dev->ops->deinit)
+		dev->ops->deinit(dev);
+}
+
 static inline size_t ublk_round_up(size_t v, size_t align)
 {
 	return (v + align - 1) / align * align;
