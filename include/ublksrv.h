@@ -182,6 +182,7 @@ struct ublk_tgt_ops {
 	 * before the device exists, so bad input never creates a device.
 	 */
 	int (*init)(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
+	/* Optional (init and queue_io are not): undo init. */
 	void (*deinit)(struct ublk_dev *dev);
 	/*
 	 * Start request @tag. Returns the number of SQEs queued (the target
@@ -189,12 +190,12 @@ struct ublk_tgt_ops {
 	 * called ublk_complete_io(), or -errno to fail the request.
 	 */
 	int (*queue_io)(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod);
-	/* A CQE of target I/O queued by queue_io(). */
+	/* A CQE of target I/O queued by queue_io(); optional if it queues none. */
 	void (*io_done)(struct ublk_queue *q, int tag, const struct io_uring_cqe *cqe);
 	/*
 	 * Add the target's fields to @obj (the "target" object of the state
 	 * file and of `ublk list --json`, "name" already set) with
-	 * json_object_set_new(); 0 or -errno (e.g. -ENOMEM).
+	 * json_object_set_new(); 0 or -errno (e.g. -ENOMEM). Optional.
 	 */
 	int (*dump_json)(const struct ublk_dev *dev, struct json_t *obj);
 	/*
