@@ -3,6 +3,7 @@
 #ifndef UBLK_CLI_H
 #define UBLK_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -91,9 +92,7 @@ int list_dev_ids(__u32 *ids, int max);
 #define CLI_MAX_DEV_ID ((1U << 20) - 1)
 /* cli_getopt()/cli_parse() saw -h/--help */
 #define CLI_HELP 1
-#define CLI_MAX_OPTS 64
-
-struct option;
+#define CLI_MAX_OPTS 128 /* ublk add: generic + every target's */
 
 /* A subcommand's options; --help/-h is added to every one. */
 struct cli_opts {

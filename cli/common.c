@@ -5,7 +5,6 @@
  * and feature bits printed by name.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,7 +29,7 @@ int parse_dev_id(const char *arg, __u32 *id, char *err, size_t err_len)
 	unsigned long long v;
 
 	if (ublk_parse_uint(arg, CLI_MAX_DEV_ID, &v)) {
-		snprintf(err, err_len, "-n: '%s' is not a device id (0 to %u)", arg,
+		snprintf(err, err_len, "-n: '%s' is not a device id (range 0 to %u)", arg,
 			 CLI_MAX_DEV_ID);
 		return -EINVAL;
 	}
@@ -57,7 +56,7 @@ static int with_help(const struct option *longopts, struct option *out)
 int cli_getopt(const struct cli_opts *o, int argc, char **argv, char *err, size_t err_len)
 {
 	struct option longopts[CLI_MAX_OPTS];
-	char shortopts[64];
+	char shortopts[160];
 	int opt, ret;
 
 	if (with_help(o->longopts, longopts)) {
@@ -76,7 +75,7 @@ int cli_getopt(const struct cli_opts *o, int argc, char **argv, char *err, size_
 		}
 		if (opt == '?') {
 			/* inside a cluster (-xu) optind has not moved on yet */
-			if (!strncmp(argv[optind - 1], "--", 2))
+			if (optind <= argc && !strncmp(argv[optind - 1], "--", 2))
 				snprintf(err, err_len, "unknown option '%s'", argv[optind - 1]);
 			else
 				snprintf(err, err_len, "unknown option '-%c'", optopt);

@@ -7,7 +7,6 @@
  * where udevd resolves no names (OWNER="%c{1}" is ignored then).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>

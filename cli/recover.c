@@ -7,7 +7,6 @@
  * ones added after this file was written.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>

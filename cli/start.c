@@ -13,7 +13,6 @@
  * creating a new one under the feet of its users.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
