@@ -222,7 +222,7 @@ static int ublk_dev_bpf_unavailable(struct ublk_dev *dev, const struct ublk_dev_
 		return -EOPNOTSUPP;
 	}
 	if (opts->data_mode == UBLK_DATA_USER_COPY) {
-		snprintf(why, len, "the BPF path is zero copy; it excludes -u");
+		snprintf(why, len, "the BPF path is zero copy; it excludes --usercopy");
 		return -EINVAL;
 	}
 	return ublk_bpf_probe(features, why, len);
