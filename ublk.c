@@ -10,20 +10,6 @@
 #include "cli.h"
 #include "targets.h"
 
-int cli_open_ctrl(struct ublk_ctrl *ctrl, const char *cmd)
-{
-	int ret = ublk_ctrl_open(ctrl);
-
-	if (ret == -ENOENT)
-		fprintf(stderr,
-			"ublk %s: %s does not exist: load the ublk_drv kernel module (modprobe ublk_drv)\n",
-			cmd, UBLK_CTRL_DEV);
-	else if (ret < 0)
-		fprintf(stderr, "ublk %s: cannot open %s: %s\n", cmd, UBLK_CTRL_DEV,
-			strerror(-ret));
-	return ret;
-}
-
 /* A target's options, from its table: also its keys in a config file. */
 static void usage_tgt(const struct ublk_tgt_ops *tgt)
 {
@@ -56,21 +42,28 @@ void usage_add(void)
 	       "  -n, --number DEV_ID    device id (default: the kernel picks one)\n"
 	       "  -q, --queues N         hardware queues, one thread each (default %d, max %d)\n"
 	       "  -d, --depth N          queue depth (default %d, max %d)\n"
-	       "  -u, --user_copy        move data with read/write on /dev/ublkcN (UBLK_F_USER_COPY)\n"
-	       "  -z, --zero_copy        zero copy: backing I/O on the request's own pages\n"
+	       "      --usercopy, --user_copy\n"
+	       "                         move data with read/write on /dev/ublkcN (UBLK_F_USER_COPY)\n"
+	       "  -z, --zerocopy         zero copy: backing I/O on the request's own pages\n"
 	       "                         (UBLK_F_AUTO_BUF_REG)\n"
-	       "      --max_io_size SIZE largest request (default 512K, max 32M)\n"
+	       "      --max_io_size SIZE, --max_io_buf_bytes N\n"
+	       "                         largest request (default 512K, max 32M)\n"
+	       "  -u, --uring_comp N, -g, --need_get_data N, --debug_mask MASK\n"
+	       "                         ublksrv's, accepted and checked, no effect here: the\n"
+	       "                         kernel always completes in task context, every tag's\n"
+	       "                         buffer is ready in advance, no debug classes\n"
+	       "  -b, --batch-io         refused: UBLK_F_BATCH_IO is not implemented here\n"
 	       "      --foreground       serve in this process instead of a daemon\n"
 	       "  -c, --config FILE      take the options from an ini file (see ublk(8));\n"
 	       "                         options given after it override the file's\n"
-	       "  -r, --recovery_enable 0|1\n"
+	       "  -r, --user_recovery 0|1\n"
 	       "                         user recovery: a killed daemon leaves the device\n"
 	       "                         QUIESCED for 'ublk recover' (UBLK_F_USER_RECOVERY)\n"
-	       "  -i, --recovery_reissue 0|1\n"
-	       "                         with -r 1: requests the dead daemon held are issued\n"
+	       "  -i, --user_recovery_reissue 0|1\n"
+	       "                         -r 1, and requests the dead daemon held are issued\n"
 	       "                         again after recovery (UBLK_F_USER_RECOVERY_REISSUE)\n"
-	       "  -e, --recovery_fail_io 0|1\n"
-	       "                         with -r 1: fail I/O while no daemon runs\n"
+	       "  -e, --user_recovery_fail_io 0|1\n"
+	       "                         -r 1, and I/O fails while no daemon runs\n"
 	       "                         (UBLK_F_USER_RECOVERY_FAIL_IO)\n"
 	       "      --recovery MODE    off, requeue (-r 1), reissue (-r 1 -i 1),\n"
 	       "                         fail-io (-r 1 -e 1)\n"
@@ -88,57 +81,73 @@ void usage_add(void)
 		usage_tgt(ublk_tgt_list[i]);
 }
 
-static void usage(void)
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help; /* for `ublk help`; NULL: an alias */
+} commands[] = {
+	{ "add", cmd_add,
+	  "add -t TYPE [options]       create a device and serve it (see 'ublk add --help')" },
+	{ "del", cmd_del,
+	  "del -n DEV_ID | -a | -c FILE [--keep-recoverable]\n"
+	  "                              stop and delete devices" },
+	{ "recover", cmd_recover,
+	  "recover -n DEV_ID [--foreground]\n"
+	  "                              serve again a device whose daemon died\n"
+	  "                              (added with user recovery)" },
+	{ "start", cmd_start,
+	  "start -c FILE               serve the device of a config file in the\n"
+	  "                              foreground: recover it or add it (systemd)" },
+	{ "list", cmd_list,
+	  "list [-n DEV_ID] [-v] [--json]\n"
+	  "                              show devices" },
+	{ "features", cmd_features,
+	  "features                    show what the kernel's ublk driver supports" },
+	{ "owner", cmd_owner,
+	  "owner -n DEV_ID [--chown NAME]\n"
+	  "                              owner (UID GID) of an unprivileged device, or\n"
+	  "                              give it /dev/NAME (for the udev rule)" },
+	{ "help", cmd_help, "help                        this text" },
+	{ "-h", cmd_help, NULL },
+	{ "--help", cmd_help, NULL },
+	{ "-V", cmd_version, "-V, --version               print the version" },
+	{ "--version", cmd_version, NULL },
+	/* ublksrv spells it -v */
+	{ "-v", cmd_version, NULL },
+};
+
+static int cmd_help(int argc, char **argv)
 {
-	printf("usage: ublk COMMAND [options]\n"
-	       "\n"
-	       "commands:\n"
-	       "  add -t TYPE [options]       create a device and serve it (see 'ublk add --help')\n"
-	       "  del -n DEV_ID | -a | -c FILE [--keep-recoverable]\n"
-	       "                              stop and delete devices\n"
-	       "  recover -n DEV_ID [--foreground]\n"
-	       "                              serve again a device whose daemon died\n"
-	       "                              (added with user recovery)\n"
-	       "  start -c FILE               serve the device of a config file in the\n"
-	       "                              foreground: recover it or add it (systemd)\n"
-	       "  list [-n DEV_ID] [-v] [--json]\n"
-	       "                              show devices\n"
-	       "  features                    show what the kernel's ublk driver supports\n"
-	       "  owner -n DEV_ID [--chown NAME]\n"
-	       "                              owner (UID GID) of an unprivileged device, or\n"
-	       "                              give it /dev/NAME (for the udev rule)\n"
-	       "  help                        this text\n"
-	       "  -V, --version               print the version\n"
-	       "\n");
+	size_t i;
+
+	(void)argc, (void)argv;
+	printf("usage: ublk COMMAND [options]\n\ncommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].help)
+			printf("  %s\n", commands[i].help);
+	printf("\n");
 	usage_add();
+	return 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	printf("ublk %s\n", UBLKSRV_VERSION);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "help";
+	size_t i;
 
-	if (!strcmp(cmd, "add"))
-		return cmd_add(argc - 1, argv + 1);
-	if (!strcmp(cmd, "del"))
-		return cmd_del(argc - 1, argv + 1);
-	if (!strcmp(cmd, "list"))
-		return cmd_list(argc - 1, argv + 1);
-	if (!strcmp(cmd, "features"))
-		return cmd_features(argc - 1, argv + 1);
-	if (!strcmp(cmd, "recover"))
-		return cmd_recover(argc - 1, argv + 1);
-	if (!strcmp(cmd, "start"))
-		return cmd_start(argc - 1, argv + 1);
-	if (!strcmp(cmd, "owner"))
-		return cmd_owner(argc - 1, argv + 1);
-	if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
-		usage();
-		return 0;
-	}
-	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
-		printf("ublk %s\n", UBLKSRV_VERSION);
-		return 0;
-	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(cmd, commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "ublk: unknown command '%s' (see 'ublk help')\n", cmd);
 	return 1;
 }

@@ -74,7 +74,7 @@ CONFIGS=(
 	"ublk null --bpf | null | ublk | -t null --size @SIZE@ --bpf"
 	"kernel loop  | loop | kloop |"
 	"ublk loop    | loop | ublk  | -t loop -f @FILE@"
-	"ublk loop -u | loop | ublk  | -t loop -f @FILE@ -u"
+	"ublk loop -u | loop | ublk  | -t loop -f @FILE@ --usercopy"
 	"ublk loop -z | loop | ublk  | -t loop -f @FILE@ -z"
 	"ublk loop --bpf | loop | ublk | -t loop -f @FILE@ --bpf"
 )

@@ -3,6 +3,7 @@
 #ifndef UBLK_CLI_H
 #define UBLK_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -85,8 +86,36 @@ int list_print_dev(struct ublk_ctrl *ctrl, __u32 dev_id, bool verbose);
 /* ids of all ublk devices, sorted; returns how many, or -errno */
 int list_dev_ids(__u32 *ids, int max);
 
+/* common.c: what every subcommand shares */
+
+/* device ids: the kernel has UBLK_MINORS (1 << 20) of them */
+#define CLI_MAX_DEV_ID ((1U << 20) - 1)
+/* cli_getopt()/cli_parse() saw -h/--help */
+#define CLI_HELP 1
+#define CLI_MAX_OPTS 128 /* ublk add: generic + every target's */
+
+/* A subcommand's options; --help/-h is added to every one. */
+struct cli_opts {
+	const char *shortopts; /* getopt's, without ':' and 'h' */
+	const struct option *longopts;
+	/* one option: 0, or -errno with one line in @err */
+	int (*handle)(void *ctx, int opt, const char *arg, char *err, size_t err_len);
+	void *ctx;
+};
+
+/* Parse options with o->handle; 0, CLI_HELP, or -errno with @err set. */
+int cli_getopt(const struct cli_opts *o, int argc, char **argv, char *err, size_t err_len);
+/* cli_getopt() for `ublk CMD`: prints @usage for --help, errors on stderr */
+int cli_parse(const struct cli_opts *o, const char *cmd, void (*usage)(void), int argc,
+	      char **argv);
+/* -n DEV_ID: 0..CLI_MAX_DEV_ID, everywhere */
+int parse_dev_id(const char *arg, __u32 *id, char *err, size_t err_len);
 /* open /dev/ublk-control, printing a clear message on failure */
 int cli_open_ctrl(struct ublk_ctrl *ctrl, const char *cmd);
+/* UBLK_F_* bit's name; unknown bits are BIT<n>; ublksrv's list says AUTO_ZC */
+const char *cli_flag_name(unsigned int bit, bool ublksrv_spelling, char *buf, size_t len);
+/* each set bit's name, between @before and @after */
+void cli_print_flags(__u64 flags, const char *before, const char *after, bool ublksrv_spelling);
 
 void usage_add(void);
 

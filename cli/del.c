@@ -8,7 +8,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -163,88 +162,84 @@ static void usage_del(void)
 	       "                       keep a device with user recovery whose daemon died\n");
 }
 
-/* the id= of config @file, or -1 after printing why */
-static long long config_dev_id(const char *file)
+/* the id= of config @file, or -1 with @err saying why */
+static long long config_dev_id(const char *file, char *err, size_t err_len)
 {
 	struct config cfg;
-	char err[512];
 	int id;
 
-	if (config_load(file, &cfg, err, sizeof(err))) {
-		fprintf(stderr, "ublk del: %s\n", err);
+	if (config_load(file, &cfg, err, err_len))
 		return -1;
-	}
 	id = cfg.dev_id;
 	config_free(&cfg);
 	if (id < 0)
-		fprintf(stderr,
-			"ublk del: %s: [device] has no id key: which device to delete is unknown\n",
-			file);
+		snprintf(err, err_len,
+			 "%s: [device] has no id key: which device to delete is unknown", file);
 	return id;
+}
+
+struct del_args {
+	__u32 id;
+	bool all, one, keep;
+};
+
+static int del_opt(void *ctx, int opt, const char *arg, char *err, size_t err_len)
+{
+	struct del_args *a = ctx;
+	long long cid;
+
+	switch (opt) {
+	case 'c':
+		cid = config_dev_id(arg, err, err_len);
+		if (cid < 0)
+			return -EINVAL;
+		a->id = cid;
+		a->one = true;
+		return 0;
+	case 'n':
+		a->one = true;
+		return parse_dev_id(arg, &a->id, err, err_len);
+	case 'a':
+		a->all = true;
+		return 0;
+	case 'k':
+		a->keep = true;
+		return 0;
+	}
+	return -EINVAL;
 }
 
 int cmd_del(int argc, char **argv)
 {
-	enum { OPT_KEEP = 0x100 };
 	static const struct option opts[] = {
 		{ "number", required_argument, NULL, 'n' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "config", required_argument, NULL, 'c' },
-		{ "keep-recoverable", no_argument, NULL, OPT_KEEP },
-		{ "help", no_argument, NULL, 'h' },
+		{ "keep-recoverable", no_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long long id = 0;
+	struct del_args a = { 0 };
+	const struct cli_opts o = { "n:ac:", opts, del_opt, &a };
 	struct ublk_ctrl ctrl;
-	bool all = false, one = false, keep = false;
 	__u32 ids[1024];
-	long long cid;
-	int opt, n, i, ret = 0;
+	int n, i, ret;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "n:ac:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			cid = config_dev_id(optarg);
-			if (cid < 0)
-				return 1;
-			id = cid;
-			one = true;
-			break;
-		case OPT_KEEP:
-			keep = true;
-			break;
-		case 'n':
-			if (ublk_parse_uint(optarg, ~0U, &id)) {
-				fprintf(stderr, "ublk del: -n: '%s' is not a device id\n", optarg);
-				return 1;
-			}
-			one = true;
-			break;
-		case 'a':
-			all = true;
-			break;
-		case 'h':
-			usage_del();
-			return 0;
-		default:
-			fprintf(stderr, "ublk del: bad option (see 'ublk del --help')\n");
-			return 1;
-		}
-	}
-	if (one == all || optind < argc) {
+	ret = cli_parse(&o, "del", usage_del, argc, argv);
+	if (ret)
+		return ret == CLI_HELP ? 0 : 1;
+	if (a.one == a.all) {
 		fprintf(stderr, "ublk del: give exactly one of -n DEV_ID, -a or --config FILE\n");
 		return 1;
 	}
 	if (cli_open_ctrl(&ctrl, "del"))
 		return 1;
-	if (one) {
-		ret = del_one(&ctrl, id, keep);
+	if (a.one) {
+		ret = del_one(&ctrl, a.id, a.keep);
 		goto out;
 	}
 	n = list_dev_ids(ids, sizeof(ids) / sizeof(ids[0]));
 	for (i = 0; i < n; i++)
-		ret |= del_one(&ctrl, ids[i], keep);
+		ret |= del_one(&ctrl, ids[i], a.keep);
 out:
 	ublk_ctrl_close(&ctrl);
 	return ret;

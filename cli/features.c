@@ -20,18 +20,28 @@ static void print_bpf(__u64 features)
 		       "no");
 }
 
+static void usage_features(void)
+{
+	printf("usage: ublk features\n"
+	       "  the UBLK_F_* features of the kernel's ublk driver, and whether --bpf works\n");
+}
+
+static int no_opt(void *ctx, int opt, const char *arg, char *err, size_t err_len)
+{
+	(void)ctx, (void)opt, (void)arg, (void)err, (void)err_len;
+	return 0;
+}
+
 int cmd_features(int argc, char **argv)
 {
+	const struct cli_opts o = { .shortopts = "", .handle = no_opt };
 	struct ublk_ctrl ctrl;
 	__u64 features = 0;
-	unsigned int bit;
 	int ret;
 
-	(void)argv;
-	if (argc > 1) {
-		fprintf(stderr, "ublk features: takes no arguments\n");
-		return 1;
-	}
+	ret = cli_parse(&o, "features", usage_features, argc, argv);
+	if (ret)
+		return ret == CLI_HELP ? 0 : 1;
 	if (cli_open_ctrl(&ctrl, "features"))
 		return 1;
 	ret = ublk_ctrl_get_features(&ctrl, &features);
@@ -41,14 +51,7 @@ int cmd_features(int argc, char **argv)
 		return 1;
 	}
 	printf("ublk driver features 0x%llx\n", (unsigned long long)features);
-	for (bit = 0; bit < 64; bit++) {
-		if (!(features & (1ULL << bit)))
-			continue;
-		if (ublk_feature_name(bit))
-			printf("\t%s\n", ublk_feature_name(bit));
-		else
-			printf("\tunknown feature bit %u\n", bit);
-	}
+	cli_print_flags(features, "\t", "\n", false);
 	print_bpf(features);
 	return 0;
 }

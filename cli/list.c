@@ -6,7 +6,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,27 +38,10 @@ int list_dev_ids(__u32 *ids, int max)
 	return n;
 }
 
-/* ublksrv spells auto buffer registration AUTO_ZC in this line */
-static const char *flag_name(unsigned int bit)
-{
-	if ((1ULL << bit) == UBLK_F_AUTO_BUF_REG)
-		return "AUTO_ZC";
-	return ublk_feature_name(bit);
-}
-
 static void print_flags(__u64 flags)
 {
-	unsigned int bit;
-
 	printf("\tflags 0x%llx [ ", (unsigned long long)flags);
-	for (bit = 0; bit < 64; bit++) {
-		if (!(flags & (1ULL << bit)))
-			continue;
-		if (flag_name(bit))
-			printf("%s ", flag_name(bit));
-		else
-			printf("BIT%u ", bit);
-	}
+	cli_print_flags(flags, "", " ", true);
 	printf("]\n");
 }
 
@@ -270,60 +252,62 @@ static void usage_list(void)
 	       "      --json           one JSON array of device objects\n");
 }
 
+struct list_args {
+	__u32 id;
+	bool one, verbose, json;
+};
+
+static int list_opt(void *ctx, int opt, const char *arg, char *err, size_t err_len)
+{
+	struct list_args *a = ctx;
+
+	switch (opt) {
+	case 'n':
+		a->one = true;
+		return parse_dev_id(arg, &a->id, err, err_len);
+	case 'v':
+		a->verbose = true;
+		return 0;
+	case 'j':
+		a->json = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
 int cmd_list(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "number", required_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool verbose = false, json = false, one = false;
-	unsigned long long id = 0;
+	struct list_args a = { 0 };
+	const struct cli_opts o = { "n:v", opts, list_opt, &a };
 	struct ublk_ctrl ctrl;
 	__u32 ids[1024];
-	int opt, n, i, ret = 0;
+	int n, i, ret;
 
-	while ((opt = getopt_long(argc, argv, "n:vh", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'n':
-			if (ublk_parse_uint(optarg, ~0U, &id)) {
-				fprintf(stderr, "ublk list: -n: '%s' is not a device id\n", optarg);
-				return 1;
-			}
-			one = true;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			usage_list();
-			return 0;
-		default:
-			fprintf(stderr, "ublk list: bad option (see 'ublk list --help')\n");
-			return 1;
-		}
-	}
+	ret = cli_parse(&o, "list", usage_list, argc, argv);
+	if (ret)
+		return ret == CLI_HELP ? 0 : 1;
 	if (cli_open_ctrl(&ctrl, "list"))
 		return 1;
-	if (one) {
-		ids[0] = id;
+	if (a.one) {
+		ids[0] = a.id;
 		n = 1;
 	} else {
 		n = list_dev_ids(ids, sizeof(ids) / sizeof(ids[0]));
 	}
-	if (json) {
-		ret = list_json(&ctrl, ids, n < 0 ? 0 : n, one);
+	if (a.json) {
+		ret = list_json(&ctrl, ids, n < 0 ? 0 : n, a.one);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		int err = list_print_dev(&ctrl, ids[i], verbose);
+		int err = list_print_dev(&ctrl, ids[i], a.verbose);
 
-		if (err == -ENODEV && one) {
+		if (err == -ENODEV && a.one) {
 			fprintf(stderr, "ublk list: device %u does not exist\n", ids[i]);
 			ret = 1;
 		} else if (err && err != -ENODEV) {

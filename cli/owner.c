@@ -8,7 +8,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,73 +82,75 @@ static int chown_node(unsigned long long id, const char *name,
 	return 0;
 }
 
+static void usage_owner(void)
+{
+	printf("usage: ublk owner -n DEV_ID | [-n DEV_ID] --chown NAME\n"
+	       "  print the owner (UID GID) of an unprivileged device, for udev;\n"
+	       "  --chown NAME: give it /dev/NAME (ublkcN, ublkbN, ublkbNpM) instead\n");
+}
+
+struct owner_args {
+	__u32 id;
+	bool one;
+	const char *node;
+};
+
+static int owner_opt(void *ctx, int opt, const char *arg, char *err, size_t err_len)
+{
+	struct owner_args *a = ctx;
+
+	if (opt == 'c') {
+		a->node = arg;
+		return 0;
+	}
+	a->one = true;
+	return parse_dev_id(arg, &a->id, err, err_len);
+}
+
 int cmd_owner(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "number", required_argument, NULL, 'n' },
 		{ "chown", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct owner_args a = { 0 };
+	const struct cli_opts o = { "n:", opts, owner_opt, &a };
 	struct ublksrv_ctrl_dev_info info;
-	unsigned long long id = 0;
 	struct ublk_ctrl ctrl;
-	const char *node = NULL;
-	bool one = false;
-	int opt, ret;
+	int ret;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			node = optarg;
-			break;
-		case 'n':
-			if (ublk_parse_uint(optarg, (1 << 20) - 1, &id)) {
-				fprintf(stderr, "ublk owner: -n: '%s' is not a device id\n",
-					optarg);
-				return 1;
-			}
-			one = true;
-			break;
-		case 'h':
-			printf("usage: ublk owner -n DEV_ID | [-n DEV_ID] --chown NAME\n"
-			       "  print the owner (UID GID) of an unprivileged device, for udev;\n"
-			       "  --chown NAME: give it /dev/NAME (ublkcN, ublkbN, ublkbNpM) instead\n");
-			return 0;
-		default:
-			fprintf(stderr, "ublk owner: bad option (see 'ublk owner --help')\n");
-			return 1;
-		}
-	}
+	ret = cli_parse(&o, "owner", usage_owner, argc, argv);
+	if (ret)
+		return ret == CLI_HELP ? 0 : 1;
 	/* udev's %n of a partition is its number: the name says the device */
-	if (!one && node) {
+	if (!a.one && a.node) {
 		bool part;
-		long long nid = node_dev_id(node, &part);
+		long long nid = node_dev_id(a.node, &part);
 
 		if (nid < 0) {
-			fprintf(stderr, "ublk owner: --chown: '%s' is not a ublk node\n", node);
+			fprintf(stderr, "ublk owner: --chown: '%s' is not a ublk node\n", a.node);
 			return 1;
 		}
-		id = nid;
-		one = true;
+		a.id = nid;
+		a.one = true;
 	}
-	if (!one || optind < argc) {
+	if (!a.one) {
 		fprintf(stderr, "ublk owner: give the device: -n DEV_ID\n");
 		return 1;
 	}
 	if (cli_open_ctrl(&ctrl, "owner"))
 		return 1;
-	ret = ublk_ctrl_get_info(&ctrl, id, &info);
+	ret = ublk_ctrl_get_info(&ctrl, a.id, &info);
 	ublk_ctrl_close(&ctrl);
 	if (ret < 0) {
-		fprintf(stderr, "ublk owner: device %llu: %s\n", id, strerror(-ret));
+		fprintf(stderr, "ublk owner: device %u: %s\n", a.id, strerror(-ret));
 		return 1;
 	}
 	if (!(info.flags & UBLK_F_UNPRIVILEGED_DEV))
-		return node ? 0 : 1;
-	if (node)
-		return chown_node(id, node, &info);
+		return a.node ? 0 : 1;
+	if (a.node)
+		return chown_node(a.id, a.node, &info);
 	printf("%u %u\n", info.owner_uid, info.owner_gid);
 	return 0;
 }

@@ -11,8 +11,11 @@
 #include "cli.h"
 #include "targets.h"
 
-/* the generic options' letters: every other letter is a target's */
-#define GENERIC_SHORT ":t:n:q:d:uzr:i:e:h"
+/*
+ * The generic options' letters (ublksrv's), every other letter is a
+ * target's; cli_getopt() adds the leading ':' and 'h'.
+ */
+#define GENERIC_SHORT "t:n:q:d:u:g:zbr:i:e:"
 #define GENERIC_SHORT_LEN (sizeof(GENERIC_SHORT) - 1)
 
 enum {
@@ -24,6 +27,9 @@ enum {
 	OPT_BPF_SPLIT,
 	OPT_BPF_EAGAIN,
 	OPT_UNPRIVILEGED,
+	OPT_USER_COPY,
+	OPT_MAX_IO_BUF,
+	OPT_DEBUG_MASK,
 	OPT_TGT_BASE = 0x1000, /* + index in tgt_refs */
 };
 
@@ -87,29 +93,38 @@ static const struct option generic_options[] = {
 	{ "number", required_argument, NULL, 'n' },
 	{ "queues", required_argument, NULL, 'q' },
 	{ "depth", required_argument, NULL, 'd' },
-	{ "user_copy", no_argument, NULL, 'u' },
-	{ "usercopy", no_argument, NULL, 'u' },
+	/* ublksrv's -u and -g: legacy, see parse_add_opt() */
+	{ "uring_comp", required_argument, NULL, 'u' },
+	{ "need_get_data", required_argument, NULL, 'g' },
+	{ "usercopy", no_argument, NULL, OPT_USER_COPY },
+	{ "user_copy", no_argument, NULL, OPT_USER_COPY }, /* kublk's spelling */
+	{ "zerocopy", no_argument, NULL, 'z' },
 	{ "zero_copy", no_argument, NULL, 'z' },
 	{ "auto_zc", no_argument, NULL, 'z' },
+	{ "batch-io", no_argument, NULL, 'b' },
 	{ "max_io_size", required_argument, NULL, OPT_MAX_IO },
+	{ "max_io_buf_bytes", required_argument, NULL, OPT_MAX_IO_BUF },
+	{ "debug_mask", required_argument, NULL, OPT_DEBUG_MASK },
 	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 	{ "recovery", required_argument, NULL, OPT_RECOVERY },
 	{ "recovery_enable", required_argument, NULL, 'r' },
 	{ "recovery_reissue", required_argument, NULL, 'i' },
 	{ "recovery_fail_io", required_argument, NULL, 'e' },
+	{ "user_recovery", required_argument, NULL, 'r' },
+	{ "user_recovery_reissue", required_argument, NULL, 'i' },
+	{ "user_recovery_fail_io", required_argument, NULL, 'e' },
 	{ "bpf", optional_argument, NULL, OPT_BPF },
 	{ "bpf_redirect", required_argument, NULL, OPT_BPF_REDIRECT },
 	{ "bpf_split", required_argument, NULL, OPT_BPF_SPLIT },
 	{ "bpf_eagain", no_argument, NULL, OPT_BPF_EAGAIN },
 	{ "unprivileged", no_argument, NULL, OPT_UNPRIVILEGED },
-	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
 static int set_mode(struct add_args *a, enum ublk_data_mode mode, char *err, size_t err_len)
 {
 	if (a->opts.data_mode != UBLK_DATA_COPY && a->opts.data_mode != mode) {
-		snprintf(err, err_len, "-u (user copy) and -z (zero copy) exclude each other");
+		snprintf(err, err_len, "--usercopy and -z (zero copy) exclude each other");
 		return -EINVAL;
 	}
 	a->opts.data_mode = mode;
@@ -147,14 +162,12 @@ static int set_recovery_bit(const char *name, const char *arg, __u64 bit, __u64 
 	return 0;
 }
 
-static int check_recovery(__u64 flags, char *err, size_t err_len)
+/* As in ublksrv, -i 1 and -e 1 imply -r 1. */
+static int check_recovery(__u64 *flags, char *err, size_t err_len)
 {
-	if ((flags & (UBLK_F_USER_RECOVERY_REISSUE | UBLK_F_USER_RECOVERY_FAIL_IO)) &&
-	    !(flags & UBLK_F_USER_RECOVERY)) {
-		snprintf(err, err_len, "-i 1 and -e 1 need user recovery (-r 1)");
-		return -EINVAL;
-	}
-	if ((flags & UBLK_F_USER_RECOVERY_REISSUE) && (flags & UBLK_F_USER_RECOVERY_FAIL_IO)) {
+	if (*flags & (UBLK_F_USER_RECOVERY_REISSUE | UBLK_F_USER_RECOVERY_FAIL_IO))
+		*flags |= UBLK_F_USER_RECOVERY;
+	if ((*flags & UBLK_F_USER_RECOVERY_REISSUE) && (*flags & UBLK_F_USER_RECOVERY_FAIL_IO)) {
 		snprintf(err, err_len, "-i 1 (reissue) and -e 1 (fail I/O) exclude each other");
 		return -EINVAL;
 	}
@@ -192,9 +205,45 @@ static int check_bpf_args(struct add_args *a, char *err, size_t err_len)
 	return 0;
 }
 
+/*
+ * ublksrv's -u/--uring_comp N and -g/--need_get_data N, accepted so that its
+ * scripts run: the kernel completes every command in task context whatever
+ * URING_CMD_COMP_IN_TASK says, and this server has every tag's buffer ready
+ * before the request comes, so it never needs UBLK_IO_NEED_GET_DATA.
+ */
+static int legacy_opt(int opt, const char *arg, char *err, size_t err_len)
+{
+	unsigned long long v;
+
+	if (ublk_parse_uint(arg, ~0U, &v)) {
+		snprintf(err, err_len, "%s: '%s' is not a number",
+			 opt == 'u' ? "-u/--uring_comp" : "-g/--need_get_data", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * ublksrv's --debug_mask: hex, 0x optional. Checked and otherwise ignored:
+ * this server has no debug message classes to switch on.
+ */
+static int parse_debug_mask(const char *arg, char *err, size_t err_len)
+{
+	const char *p = arg;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	if (!*p || strlen(p) > 8 || strspn(p, "0123456789abcdefABCDEF") != strlen(p)) {
+		snprintf(err, err_len, "--debug_mask: '%s' is not a 32-bit hex mask", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_add_opt(int opt, struct add_args *a, __u64 *rec, char *err, size_t err_len)
 {
 	unsigned long long v = 0;
+	__u32 id = 0;
 	int ret = 0;
 
 	switch (opt) {
@@ -202,8 +251,8 @@ static int parse_add_opt(int opt, struct add_args *a, __u64 *rec, char *err, siz
 		a->type = optarg;
 		break;
 	case 'n':
-		ret = parse_num_opt("-n", optarg, (1 << 20) - 1, &v, err, err_len);
-		a->opts.dev_id = v;
+		ret = parse_dev_id(optarg, &id, err, err_len);
+		a->opts.dev_id = id;
 		break;
 	case 'q':
 		ret = parse_num_opt("-q", optarg, 0xffff, &v, err, err_len);
@@ -214,18 +263,33 @@ static int parse_add_opt(int opt, struct add_args *a, __u64 *rec, char *err, siz
 		a->opts.depth = v;
 		break;
 	case 'u':
+	case 'g':
+		ret = legacy_opt(opt, optarg, err, err_len);
+		break;
+	case OPT_USER_COPY:
 		ret = set_mode(a, UBLK_DATA_USER_COPY, err, err_len);
 		break;
 	case 'z':
 		ret = set_mode(a, UBLK_DATA_AUTO_ZC, err, err_len);
 		break;
+	case 'b':
+		snprintf(
+			err, err_len,
+			"-b/--batch-io: batch I/O (UBLK_F_BATCH_IO) is not implemented by this server");
+		ret = -EOPNOTSUPP;
+		break;
 	case OPT_MAX_IO:
+	case OPT_MAX_IO_BUF:
 		ret = ublk_parse_size(optarg, &v);
 		if (ret || v > (1U << 25))
-			snprintf(err, err_len, "--max_io_size: '%s' is not a size up to 32M",
+			snprintf(err, err_len, "%s: '%s' is not a size up to 32M",
+				 opt == OPT_MAX_IO ? "--max_io_size" : "--max_io_buf_bytes",
 				 optarg),
 				ret = -EINVAL;
 		a->opts.max_io_bytes = v;
+		break;
+	case OPT_DEBUG_MASK:
+		ret = parse_debug_mask(optarg, err, err_len);
 		break;
 	case OPT_FOREGROUND:
 		a->foreground = true;
@@ -326,7 +390,7 @@ static int table_add_short(struct opt_table *t, const struct ublk_tgt_opt *o, ch
 
 	if (!o->short_name)
 		return 0;
-	p = strchr(t->shortopts + 1, o->short_name);
+	p = strchr(t->shortopts, o->short_name);
 	if (p && (p[1] == ':') == o->has_arg && p - t->shortopts >= (ptrdiff_t)GENERIC_SHORT_LEN)
 		return 0;
 	if (p || len + 3 > sizeof(t->shortopts) || !isalnum((unsigned char)o->short_name)) {
@@ -442,42 +506,23 @@ static int set_target(struct add_args *a, char *err, size_t err_len)
 	return 0;
 }
 
-static int unknown_opt(int argc, char **argv, char *err, size_t err_len)
-{
-	/* inside a cluster (-xu) optind has not moved on yet */
-	if (optind <= argc && !strncmp(argv[optind - 1], "--", 2))
-		snprintf(err, err_len, "unknown option '%s'", argv[optind - 1]);
-	else
-		snprintf(err, err_len, "unknown option '-%c'", optopt);
-	return -EINVAL;
-}
+struct parse_ctx {
+	struct add_args *a;
+	struct tgt_arg *ta;
+	int nr_ta;
+	__u64 rec;
+};
 
-static int parse_opts(int argc, char **argv, struct add_args *a, const struct opt_table *t,
-		      struct tgt_arg *ta, int *nr_ta, __u64 *rec, char *err, size_t err_len)
+/* a generic option now, a target's once the target is known */
+static int add_opt(void *ctx, int opt, const char *arg, char *err, size_t err_len)
 {
-	int opt, ret = 0;
+	struct parse_ctx *c = ctx;
 
-	optind = 0; /* GNU: full re-initialisation, so tests can call us again */
-	opterr = 0;
-	while (!ret && (opt = getopt_long(argc, argv, t->shortopts, t->longopts, NULL)) != -1) {
-		if (opt == 'h')
-			return 1;
-		if (opt == ':') {
-			snprintf(err, err_len, "option '%s' needs an argument", argv[optind - 1]);
-			return -EINVAL;
-		}
-		if (opt == '?')
-			return unknown_opt(argc, argv, err, err_len);
-		if (opt >= OPT_TGT_BASE || (opt < 0x100 && !strchr(GENERIC_SHORT, opt)))
-			ta[(*nr_ta)++] = (struct tgt_arg){ opt, optarg };
-		else
-			ret = parse_add_opt(opt, a, rec, err, err_len);
+	if (opt >= OPT_TGT_BASE || (opt < 0x100 && !strchr(GENERIC_SHORT, opt))) {
+		c->ta[c->nr_ta++] = (struct tgt_arg){ opt, arg };
+		return 0;
 	}
-	if (!ret && optind < argc) {
-		snprintf(err, err_len, "unexpected argument '%s'", argv[optind]);
-		return -EINVAL;
-	}
-	return ret;
+	return parse_add_opt(opt, c->a, &c->rec, err, err_len);
 }
 
 void add_args_free(struct add_args *a)
@@ -490,9 +535,11 @@ void add_args_free(struct add_args *a)
 int parse_add_args(int argc, char **argv, struct add_args *a, char *err, size_t err_len)
 {
 	struct opt_table t;
+	struct parse_ctx c;
+	struct cli_opts o;
 	struct tgt_arg *ta;
-	int nr_ta = 0, ret;
-	__u64 rec = 0;
+	__u64 rec;
+	int ret;
 
 	memset(a, 0, sizeof(*a));
 	ublk_dev_opts_init(&a->opts);
@@ -504,20 +551,23 @@ int parse_add_args(int argc, char **argv, struct add_args *a, char *err, size_t 
 	ta = calloc(argc + 1, sizeof(*ta));
 	if (!ta)
 		return -ENOMEM;
-	ret = parse_opts(argc, argv, a, &t, ta, &nr_ta, &rec, err, err_len) ?:
-		      set_target(a, err, err_len)			    ?:
-		      apply_tgt_args(a, &t, ta, nr_ta, err, err_len);
+	c = (struct parse_ctx){ .a = a, .ta = ta };
+	o = (struct cli_opts){ t.shortopts, t.longopts, add_opt, &c };
+	ret = cli_getopt(&o, argc, argv, err, err_len) ?:
+		      set_target(a, err, err_len)      ?:
+		      apply_tgt_args(a, &t, ta, c.nr_ta, err, err_len);
 	free(ta);
 	if (ret)
 		return ret;
-	ret = check_recovery(rec, err, err_len);
+	rec = c.rec;
+	ret = check_recovery(&rec, err, err_len);
 	if (ret)
 		return ret;
 	if ((a->opts.extra_flags & UBLK_F_UNPRIVILEGED_DEV) &&
 	    a->opts.data_mode != UBLK_DATA_COPY) {
 		snprintf(
 			err, err_len,
-			"--unprivileged excludes -u and -z (the kernel refuses them for unprivileged devices)");
+			"--unprivileged excludes --usercopy and -z (the kernel refuses them for unprivileged devices)");
 		return -EINVAL;
 	}
 	a->opts.extra_flags |= rec;

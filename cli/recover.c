@@ -7,7 +7,6 @@
  * ones added after this file was written.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -193,44 +192,40 @@ out:
 	return ret;
 }
 
+struct recover_args {
+	__u32 id;
+	bool one, foreground;
+};
+
+static int recover_opt(void *ctx, int opt, const char *arg, char *err, size_t err_len)
+{
+	struct recover_args *a = ctx;
+
+	if (opt == 'f') {
+		a->foreground = true;
+		return 0;
+	}
+	a->one = true;
+	return parse_dev_id(arg, &a->id, err, err_len);
+}
+
 int cmd_recover(int argc, char **argv)
 {
-	enum { OPT_FOREGROUND = 0x100 };
 	static const struct option opts[] = {
 		{ "number", required_argument, NULL, 'n' },
-		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
-		{ "help", no_argument, NULL, 'h' },
+		{ "foreground", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long long id = 0;
-	bool one = false, foreground = false;
-	int opt;
+	struct recover_args a = { 0 };
+	const struct cli_opts o = { "n:", opts, recover_opt, &a };
+	int ret;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'n':
-			if (ublk_parse_uint(optarg, (1 << 20) - 1, &id)) {
-				fprintf(stderr, "ublk recover: -n: '%s' is not a device id\n",
-					optarg);
-				return 1;
-			}
-			one = true;
-			break;
-		case OPT_FOREGROUND:
-			foreground = true;
-			break;
-		case 'h':
-			usage_recover();
-			return 0;
-		default:
-			fprintf(stderr, "ublk recover: bad option (see 'ublk recover --help')\n");
-			return 1;
-		}
-	}
-	if (!one || optind < argc) {
+	ret = cli_parse(&o, "recover", usage_recover, argc, argv);
+	if (ret)
+		return ret == CLI_HELP ? 0 : 1;
+	if (!a.one) {
 		fprintf(stderr, "ublk recover: give the device: -n DEV_ID\n");
 		return 1;
 	}
-	return recover_dev(id, foreground);
+	return recover_dev(a.id, a.foreground);
 }

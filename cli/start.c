@@ -13,7 +13,6 @@
  * creating a new one under the feet of its users.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -112,33 +111,29 @@ static void usage_start(void)
 	       "                     recovered if its daemon died, added otherwise\n");
 }
 
+static int start_opt(void *ctx, int opt, const char *arg, char *err, size_t err_len)
+{
+	(void)opt, (void)err, (void)err_len;
+	*(const char **)ctx = arg;
+	return 0;
+}
+
 int cmd_start(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *file = NULL;
+	const struct cli_opts o = { "c:", opts, start_opt, &file };
 	struct config cfg;
 	char err[512];
-	int opt, ret;
+	int ret;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			file = optarg;
-			break;
-		case 'h':
-			usage_start();
-			return 0;
-		default:
-			fprintf(stderr, "ublk start: bad option (see 'ublk start --help')\n");
-			return 1;
-		}
-	}
-	if (!file || optind < argc) {
+	ret = cli_parse(&o, "start", usage_start, argc, argv);
+	if (ret)
+		return ret == CLI_HELP ? 0 : 1;
+	if (!file) {
 		fprintf(stderr, "ublk start: give the device's config file: --config FILE\n");
 		return 1;
 	}

@@ -23,6 +23,12 @@
 
 #define UBLKSRV_VERSION "0.1.0"
 
+/*
+ * The library is built with -fvisibility=hidden: what this header declares
+ * is its API (lib/libublksrv.map lists it), everything else stays inside.
+ */
+#pragma GCC visibility push(default)
+
 #define UBLK_CTRL_DEV "/dev/ublk-control"
 #define UBLK_CDEV_PREFIX "/dev/ublkc"
 #define UBLK_BDEV_PREFIX "/dev/ublkb"
@@ -177,6 +183,7 @@ struct ublk_tgt_ops {
 	 * before the device exists, so bad input never creates a device.
 	 */
 	int (*init)(struct ublk_dev *dev, const struct ublk_dev_opts *opts);
+	/* Optional (init and queue_io are not): undo init. */
 	void (*deinit)(struct ublk_dev *dev);
 	/*
 	 * Start request @tag. Returns the number of SQEs queued (the target
@@ -184,12 +191,12 @@ struct ublk_tgt_ops {
 	 * called ublk_complete_io(), or -errno to fail the request.
 	 */
 	int (*queue_io)(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod);
-	/* A CQE of target I/O queued by queue_io(). */
+	/* A CQE of target I/O queued by queue_io(); optional if it queues none. */
 	void (*io_done)(struct ublk_queue *q, int tag, const struct io_uring_cqe *cqe);
 	/*
 	 * Add the target's fields to @obj (the "target" object of the state
 	 * file and of `ublk list --json`, "name" already set) with
-	 * json_object_set_new(); 0 or -errno (e.g. -ENOMEM).
+	 * json_object_set_new(); 0 or -errno (e.g. -ENOMEM). Optional.
 	 */
 	int (*dump_json)(const struct ublk_dev *dev, struct json_t *obj);
 	/*
@@ -407,5 +414,7 @@ static inline __u64 ublk_user_copy_pos(__u16 q_id, __u16 tag)
 struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q);
 /* Commit @res for @tag and fetch its next request. */
 void ublk_complete_io(struct ublk_queue *q, int tag, int res);
+
+#pragma GCC visibility pop
 
 #endif /* UBLKSRV_H */

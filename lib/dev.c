@@ -235,7 +235,7 @@ static int ublk_dev_bpf_unavailable(struct ublk_dev *dev, const struct ublk_dev_
 		return -EOPNOTSUPP;
 	}
 	if (opts->data_mode == UBLK_DATA_USER_COPY) {
-		snprintf(why, len, "the BPF path is zero copy; it excludes -u");
+		snprintf(why, len, "the BPF path is zero copy; it excludes --usercopy");
 		return -EINVAL;
 	}
 	return ublk_bpf_probe(features, why, len);
@@ -286,6 +286,12 @@ int ublk_dev_setup(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 		ublk_dev_err(dev, "no target given");
 		return -EINVAL;
 	}
+	/* a target from outside the tree may leave the optional hooks NULL */
+	if (!dev->ops->init || !dev->ops->queue_io) {
+		ublk_dev_err(dev, "target %s has no init() or queue_io()",
+			     dev->ops->name ?: "(unnamed)");
+		return -EINVAL;
+	}
 	ret = ublk_dev_check_opts(dev, opts);
 	if (ret)
 		return ret;
@@ -329,7 +335,7 @@ int ublk_dev_init_tgt(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 	}
 	ret = ublk_dev_check_size(dev);
 	if (ret)
-		dev->ops->deinit(dev);
+		ublk_tgt_deinit(dev);
 	return ret;
 }
 
@@ -349,7 +355,7 @@ int ublk_dev_create(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 	return 0;
 
 deinit:
-	dev->ops->deinit(dev);
+	ublk_tgt_deinit(dev);
 close_ctrl:
 	ublk_ctrl_close(&dev->ctrl);
 	return ret;
@@ -671,7 +677,7 @@ void ublk_dev_destroy(struct ublk_dev *dev)
 	ublk_close_fd(&dev->cdev_fd);
 	ublk_close_fd(&dev->ready_evfd);
 	ublk_close_fd(&dev->exit_evfd);
-	dev->ops->deinit(dev);
+	ublk_tgt_deinit(dev);
 
 	if (dev->keep) {
 		ublk_ctrl_close(&dev->ctrl);

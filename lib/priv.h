@@ -50,6 +50,13 @@ static inline unsigned int ublk_cqes_per_tag(unsigned int max_io, unsigned int s
 	return 2 + (split ? max_io / split + 1 : 2);
 }
 
+/* deinit() is optional */
+static inline void ublk_tgt_deinit(struct ublk_dev *dev)
+{
+	if (dev->ops->deinit)
+		dev->ops->deinit(dev);
+}
+
 static inline size_t ublk_round_up(size_t v, size_t align)
 {
 	return (v + align - 1) / align * align;

@@ -128,7 +128,8 @@ void ublk_handle_cqe(struct ublk_queue *q, const struct io_uring_cqe *cqe)
 		return;
 	}
 	if (ublk_ud_is_tgt(cqe->user_data)) {
-		q->dev->ops->io_done(q, tag, cqe);
+		if (q->dev->ops->io_done)
+			q->dev->ops->io_done(q, tag, cqe);
 		return;
 	}
 

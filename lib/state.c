@@ -142,7 +142,8 @@ static int ublk_json_target(json_t *obj, const struct ublk_dev *dev)
 
 	if (!tgt)
 		return -ENOMEM;
-	ret = dev->ops->dump_json(dev, tgt);
+	/* optional: a target from outside the tree may have nothing to add */
+	ret = dev->ops->dump_json ? dev->ops->dump_json(dev, tgt) : 0;
 	if (ret) {
 		json_decref(tgt);
 		return ret;

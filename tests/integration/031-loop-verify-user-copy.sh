@@ -2,7 +2,7 @@
 # Proves the loop target in user-copy mode (UBLK_F_USER_COPY) keeps data
 # intact, same matrix as 030 (1/2 queues x depth 1/128, mixed-size random
 # writes + crc32c verify); the flags line of `ublk list` shows USER_COPY; the
-# three spellings -u, --user_copy and --usercopy are all accepted.
+# spellings --usercopy (ublksrv) and --user_copy (kublk) are both accepted.
 # timeout: 600
 . "$(dirname "$0")/lib.sh"
 
@@ -16,4 +16,4 @@ for opt in --user_copy --usercopy; do
 	ublk_del "$DEV_ID"
 done
 
-loop_verify_matrix USER_COPY -u
+loop_verify_matrix USER_COPY --usercopy

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Proves the loop target really uses its backing file, in each data mode
-# (default copy, user copy -u, zero copy -z):
+# (default copy, user copy --usercopy, zero copy -z):
 # - a random pattern written through /dev/ublkbN with O_DIRECT is, after
 #   `ublk del`, byte for byte in the backing file;
 # - a random pattern put in the file before `ublk add` is read back through
@@ -13,7 +13,7 @@ backing=$T_WORK/backing
 pattern=$T_WORK/pattern
 readback=$T_WORK/readback
 
-modes=("copy:" "user-copy:-u")
+modes=("copy:" "user-copy:--usercopy")
 if has_feature AUTO_BUF_REG; then
 	modes+=("zero-copy:-z")
 else

@@ -341,7 +341,8 @@ static void test_options(void)
 	char err[256];
 
 	/* short options */
-	CHECK(PARSE(&a, "-t", "loop", "-n", "5", "-q", "4", "-d", "64", "-f", "/img", "-u") == 0);
+	CHECK(PARSE(&a, "-t", "loop", "-n", "5", "-q", "4", "-d", "64", "-f", "/img",
+		    "--usercopy") == 0);
 	CHECK(!strcmp(a.type, "loop"));
 	CHECK(a.opts.dev_id == 5);
 	CHECK(a.opts.nr_queues == 4);
@@ -369,12 +370,12 @@ static void test_options(void)
 	CHECK(a.opts.data_mode == UBLK_DATA_COPY);
 
 	/* attached short arguments and clusters */
-	CHECK(PARSE(&a, "-tloop", "-n0", "-uq3", "-d0x10") == 0);
+	CHECK(PARSE(&a, "-tloop", "-n0", "-zq3", "-d0x10") == 0);
 	CHECK(!strcmp(a.type, "loop"));
 	CHECK(a.opts.dev_id == 0);
 	CHECK(a.opts.nr_queues == 3);
 	CHECK(a.opts.depth == 16);
-	CHECK(a.opts.data_mode == UBLK_DATA_USER_COPY);
+	CHECK(a.opts.data_mode == UBLK_DATA_AUTO_ZC);
 
 	/* every spelling of the data modes */
 	CHECK(PARSE(&a, "-t", "loop", "--user_copy") == 0 &&
@@ -385,7 +386,7 @@ static void test_options(void)
 	CHECK(PARSE(&a, "-t", "loop", "--zero_copy") == 0 && a.opts.data_mode == UBLK_DATA_AUTO_ZC);
 	CHECK(PARSE(&a, "-t", "loop", "--auto_zc") == 0 && a.opts.data_mode == UBLK_DATA_AUTO_ZC);
 	/* repeating the same mode is fine */
-	CHECK(PARSE(&a, "-t", "loop", "-u", "--usercopy") == 0 &&
+	CHECK(PARSE(&a, "-t", "loop", "--user_copy", "--usercopy") == 0 &&
 	      a.opts.data_mode == UBLK_DATA_USER_COPY);
 	CHECK(PARSE(&a, "-t", "loop", "-z", "--auto_zc") == 0 &&
 	      a.opts.data_mode == UBLK_DATA_AUTO_ZC);
@@ -421,10 +422,11 @@ static void test_errors(void)
 	CHECK_ERR(PARSE(&a, "-q", "2"), "-t");
 	CHECK_ERR(PARSE(&a, "-f", "/img"), "missing target type");
 
-	CHECK_ERR(PARSE(&a, "-t", "loop", "-u", "-z"), "exclude");
-	CHECK_ERR(PARSE(&a, "-t", "loop", "-z", "-u"), "exclude");
+	CHECK_ERR(PARSE(&a, "-t", "loop", "--usercopy", "-z"), "exclude");
+	CHECK_ERR(PARSE(&a, "-t", "loop", "-z", "--usercopy"), "exclude");
 	CHECK_ERR(PARSE(&a, "-t", "loop", "--user_copy", "--auto_zc"), "exclude");
-	CHECK_ERR(PARSE(&a, "-t", "loop", "-uz"), "exclude");
+	/* ublksrv's -u takes a number: "-uz" is -u with "z" */
+	CHECK_ERR(PARSE(&a, "-t", "loop", "-uz"), "-u/--uring_comp");
 
 	CHECK_ERR(PARSE(&a, "-t", "null", "-q", "abc"), "-q");
 	CHECK(strstr(err, "abc") != NULL);
@@ -494,7 +496,7 @@ static void test_repeat(void)
 	char err[256];
 
 	/* state from one call (getopt's position, our fields) must not leak */
-	CHECK(PARSE(&a, "-t", "loop", "-u", "-q", "4", "--foreground") == 0);
+	CHECK(PARSE(&a, "-t", "loop", "--usercopy", "-q", "4", "--foreground") == 0);
 	CHECK(PARSE(&a, "-t", "null") == 0);
 	CHECK(!strcmp(a.type, "null"));
 	CHECK(a.opts.data_mode == UBLK_DATA_COPY);
@@ -580,13 +582,54 @@ static void test_recovery(void)
 	CHECK(!strcmp(recovery_name(rec | reissue), "reissue"));
 	CHECK(!strcmp(recovery_name(0), "off"));
 
-	CHECK_ERR(PARSE(&a, "-t", "null", "-i", "1"), "-r 1");
-	CHECK_ERR(PARSE(&a, "-t", "null", "-e", "1"), "-r 1");
+	/* as in ublksrv, -i 1 and -e 1 alone imply -r 1 */
+	CHECK(PARSE(&a, "-t", "null", "-i", "1") == 0 && a.opts.extra_flags == (rec | reissue));
+	CHECK(PARSE(&a, "-t", "null", "-e", "1") == 0 && a.opts.extra_flags == (rec | fail_io));
+	/* and ublksrv's long spellings */
+	CHECK(PARSE(&a, "-t", "null", "--user_recovery", "1", "--user_recovery_reissue=1") == 0 &&
+	      a.opts.extra_flags == (rec | reissue));
+	CHECK(PARSE(&a, "-t", "null", "--user_recovery_fail_io", "1") == 0 &&
+	      a.opts.extra_flags == (rec | fail_io));
 	CHECK_ERR(PARSE(&a, "-t", "null", "-r", "1", "-i", "1", "-e", "1"), "exclude");
 	CHECK_ERR(PARSE(&a, "-t", "null", "-r", "2"), "-r");
 	CHECK_ERR(PARSE(&a, "-t", "null", "-r", "yes"), "0 or 1");
 	CHECK_ERR(PARSE(&a, "-t", "null", "--recovery=maybe"), "maybe");
 	CHECK_ERR(PARSE(&a, "-t", "null", "--recovery="), "--recovery");
+}
+
+/* ublksrv's `ublk add` spellings, with ublksrv's meaning */
+static void test_ublksrv_options(void)
+{
+	struct add_args a;
+	char err[256];
+
+	/* -u N and -g N: accepted, no effect */
+	CHECK(PARSE(&a, "-t", "null", "-u", "1", "-g", "1") == 0 &&
+	      a.opts.data_mode == UBLK_DATA_COPY && a.opts.extra_flags == 0);
+	CHECK(PARSE(&a, "-t", "null", "--uring_comp", "0", "--need_get_data=0") == 0 &&
+	      a.opts.data_mode == UBLK_DATA_COPY);
+	CHECK_ERR(PARSE(&a, "-t", "null", "-u"), "-u");
+	CHECK_ERR(PARSE(&a, "-t", "null", "-g", "yes"), "-g/--need_get_data");
+	/* --usercopy is user copy, -z/--zerocopy zero copy */
+	CHECK(PARSE(&a, "-t", "null", "--usercopy") == 0 &&
+	      a.opts.data_mode == UBLK_DATA_USER_COPY);
+	CHECK(PARSE(&a, "-t", "null", "--zerocopy") == 0 && a.opts.data_mode == UBLK_DATA_AUTO_ZC);
+	/* --max_io_buf_bytes N is --max_io_size */
+	CHECK(PARSE(&a, "-t", "null", "--max_io_buf_bytes", "1048576") == 0 &&
+	      a.opts.max_io_bytes == 1U << 20);
+	CHECK_ERR(PARSE(&a, "-t", "null", "--max_io_buf_bytes", "64M"), "--max_io_buf_bytes");
+	/* --debug_mask: hex, checked */
+	CHECK(PARSE(&a, "-t", "null", "--debug_mask=0x3") == 0);
+	CHECK(PARSE(&a, "-t", "null", "--debug_mask", "ff") == 0);
+	CHECK_ERR(PARSE(&a, "-t", "null", "--debug_mask", "0xzz"), "--debug_mask");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--debug_mask", "0x"), "--debug_mask");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--debug_mask", "123456789"), "--debug_mask");
+	/* batch I/O: a clear refusal */
+	CHECK_ERR(PARSE(&a, "-t", "null", "-b"), "batch");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--batch-io"), "BATCH_IO");
+	/* the unprivileged flag, as ublksrv spells it */
+	CHECK(PARSE(&a, "-t", "null", "--unprivileged") == 0 &&
+	      a.opts.extra_flags == UBLK_F_UNPRIVILEGED_DEV);
 }
 
 static void test_bpf_unprivileged(void)
@@ -615,7 +658,7 @@ static void test_bpf_unprivileged(void)
 	CHECK(PARSE(&a, "-t", "null", "--unprivileged") == 0 &&
 	      a.opts.extra_flags == UBLK_F_UNPRIVILEGED_DEV);
 	/* the kernel refuses user copy and zero copy for such devices */
-	CHECK_ERR(PARSE(&a, "-t", "loop", "--unprivileged", "-u"), "--unprivileged");
+	CHECK_ERR(PARSE(&a, "-t", "loop", "--unprivileged", "--usercopy"), "--unprivileged");
 	CHECK_ERR(PARSE(&a, "-t", "loop", "-z", "--unprivileged"), "--unprivileged");
 }
 
@@ -679,6 +722,7 @@ static void test_clash(void)
 int main(void)
 {
 	test_recovery();
+	test_ublksrv_options();
 	test_bpf_unprivileged();
 	test_parse_uint();
 	test_parse_size();

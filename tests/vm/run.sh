@@ -9,10 +9,13 @@
 #   tests/vm/run.sh soak [MIN [PATH...]]  tests/soak/soak.sh: MIN minutes (30) of fio
 #                                     verify with kill -9/SIGTERM + recover, per path
 #   tests/vm/run.sh shell 'CMD'       run CMD in the VM (cwd /build/src, ublk on PATH)
+#   tests/vm/run.sh systemd           build the Debian packages, boot the VM with
+#                                     systemd as PID 1, install them, check ublk@
+#                                     (restart + recovery, stop, reboot, udev, journal)
 #
 # Needs root (debootstrap, chroot, mounts); re-executes itself with sudo.
-# The last line of "test" is "N passed, N failed, N skipped"; the exit status
-# is 0 iff nothing failed and at least one test passed.
+# The last line of "test" and "systemd" is "N passed, N failed, N skipped";
+# the exit status is 0 iff nothing failed and at least one test passed.
 #
 # Environment:
 #   UBLK_VM_TIMEOUT=3600     seconds the VM may run before it is killed
@@ -42,12 +45,12 @@ mode=${1:-}
 [ $# -gt 0 ] && shift
 
 usage() {
-	sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+	sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
 	exit 2
 }
 
 case $mode in
-test|demo|bench|soak) ;;
+test|demo|bench|soak|systemd) ;;
 shell)	[ $# -gt 0 ] || usage ;;
 *)	usage ;;
 esac
@@ -69,7 +72,7 @@ if [ -n "$slot" ] && [ -z "${UBLK_VM_IN_NS:-}" ]; then
 fi
 
 cache=${UBLK_VM_CACHE:-/var/cache/ublk-vm}
-vm_timeout=${UBLK_VM_TIMEOUT:-3600}
+vm_timeout=${UBLK_VM_TIMEOUT:-$([ "$mode" = systemd ] && echo 900 || echo 3600)}
 cpus=${UBLK_VM_CPUS:-2}
 memory=${UBLK_VM_MEMORY:-2G}
 jobs=${UBLK_VM_JOBS:-$(nproc)}
@@ -93,7 +96,7 @@ summary() {
 # Print why we stopped; "test" always ends with a summary line.
 fail() {
 	log "$*"
-	[ "$mode" = test ] && summary 0 1 0
+	case $mode in test|systemd) summary 0 1 0 ;; esac
 	exit 1
 }
 
@@ -117,7 +120,7 @@ cleanup() {
 		umount -R "${mounts[i]}" 2>/dev/null || umount -l "${mounts[i]}" || true
 	done
 	# Whatever went wrong, "test" ends with a summary line and fails.
-	if [ "$mode" = test ] && [ "$summary_done" = 0 ]; then
+	if { [ "$mode" = test ] || [ "$mode" = systemd ]; } && [ "$summary_done" = 0 ]; then
 		log "stopped unexpectedly (exit status $rc)"
 		summary 0 1 0
 		[ "$rc" != 0 ] || exit 1
@@ -228,7 +231,7 @@ unit_tests() {
 kvm_opts=(--disable-kvm)
 vm() {
 	local dest=$1 kernel rc=0
-	local -a opts
+	local -a opts cmd=(-- /build/src/tests/vm/guest.sh "$mode")
 
 	kernel=${UBLK_VM_KERNEL:-$(find "$root/boot" -maxdepth 1 -name 'vmlinuz-*' \
 		-printf '/boot/%f\n' | sort -V | tail -n 1)}
@@ -241,6 +244,13 @@ vm() {
 	if [ "$verbose" = 1 ]; then
 		opts+=(--verbose --append loglevel=4 --append udev.log_level=err)
 	fi
+	# systemd: its own PID 1 (the initramfs takes the first init=) and a
+	# disk for the root overlay's upper layer, so a reboot keeps it
+	if [ "$mode" = systemd ]; then
+		opts+=(--append init=/build/src/tests/vm/systemd-init.sh
+			--disk /build/out/vda.img)
+		cmd=()
+	fi
 	# shellcheck disable=SC2206 # word splitting wanted
 	opts+=(${UBLK_VM_VNG_OPTS:-})
 
@@ -251,12 +261,12 @@ vm() {
 	if [ "$dest" = - ]; then
 		timeout -k 30 "$vm_timeout" chroot "$root" env -i PATH="$chroot_path" \
 			HOME=/root LANG=C.UTF-8 TERM=dumb \
-			vng "${opts[@]}" -- /build/src/tests/vm/guest.sh "$mode" \
+			vng "${opts[@]}" "${cmd[@]}" \
 			</dev/null > >(tee "$out/vm.log") 2>&1 &
 	else
 		timeout -k 30 "$vm_timeout" chroot "$root" env -i PATH="$chroot_path" \
 			HOME=/root LANG=C.UTF-8 TERM=dumb \
-			vng "${opts[@]}" -- /build/src/tests/vm/guest.sh "$mode" \
+			vng "${opts[@]}" "${cmd[@]}" \
 			</dev/null > >(cat >"$dest") 2>&1 &
 	fi
 	vmpid=$!
@@ -390,6 +400,40 @@ report() {
 	[ "$failed" = 0 ] && [ "$pass" -gt 0 ]
 }
 
+# Host side of "systemd": the packages, a fresh disk, one VM run (it
+# reboots itself once), then the guest's result lines and the summary.
+systemd_run() {
+	local res=$out/systemd/results pass fail b t0=$SECONDS
+
+	log "building the Debian packages (log: $out/deb.log)"
+	in_root env top_srcdir=/build/src top_builddir=/build/src \
+		/build/src/tests/unit/deb-build.sh >"$out/deb.log" 2>&1 ||
+		{ show_tail 30 "$out/deb.log"; fail "the Debian packages did not build"; }
+	in_root bash -c 'truncate -s 2G /build/out/vda.img &&
+		mkfs.ext4 -q -F /build/out/vda.img' || fail "cannot make the VM's disk"
+	mkdir -p "$out/systemd"
+	log "booting with systemd as PID 1 (log: $out/vm.log)"
+	vm "$out/vm.log" || true
+	log "VM finished in $((SECONDS - t0)) s"
+	rm -f "$out/vda.img"
+	touch "$res"
+	cat "$res"
+	pass=$(grep -c '^PASS' "$res" || true)
+	fail=$(grep -c '^FAIL' "$res" || true)
+	for b in 1 2; do
+		if [ ! -f "$out/systemd/boot$b-done" ]; then
+			echo "FAIL boot $b did not finish its checks"
+			fail=$((fail + 1))
+		fi
+	done
+	if [ "$fail" != 0 ]; then
+		show_tail 40 "$out/vm.log"
+		log "logs: $out, $out/systemd"
+	fi
+	summary "$pass" "$fail" 0
+	[ "$fail" = 0 ] && [ "$pass" -gt 0 ]
+}
+
 main() {
 	local t0 rc=0
 
@@ -435,6 +479,9 @@ main() {
 		vm "$out/vm.log" || true
 		log "VM finished in $((SECONDS - t0)) s"
 		report "$@"
+		;;
+	systemd)
+		systemd_run
 		;;
 	*)
 		probe_kvm
