@@ -15,6 +15,11 @@ root=$cache/root-$key
 
 log() { echo "mkroot: $*" >&2; }
 
+if [ -f "$root/.ublk-root-complete" ]; then
+	echo "$root"
+	exit 0
+fi
+
 # The Debian archive the host's apt already uses: the first URI of a deb
 # source (deb822 or one-line) for the host's own release (not -security).
 host_mirror() {
