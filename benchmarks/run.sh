@@ -315,7 +315,8 @@ case $KUBLK in
 off)	KUBLK_WHY="kublk not wanted (-k off)" ;;
 "")	# the build takes about 2 minutes under TCG, most of it in xz
 	say "building kublk from the kernel source tarball"
-	if KUBLK=$("$(dirname "${BASH_SOURCE[0]}")/build-kublk.sh" /tmp/ublk-bench-kublk 2>"$OUT/kublk-build.err"); then
+	# (tests/vm/run.sh builds it there beforehand, outside the VM)
+	if KUBLK=$("$(dirname "${BASH_SOURCE[0]}")/build-kublk.sh" "$OUT/kublk" 2>"$OUT/kublk-build.err"); then
 		KUBLK_OK=1
 	else
 		KUBLK_WHY="kublk build failed: $(tail -n 1 "$OUT/kublk-build.err")"
@@ -454,6 +455,30 @@ snap() {
 	S_B=$((f[2] + f[6]))
 }
 
+# Per thread of daemon $1, into file $2: "tid kind run_ns switches", kind =
+# main (the process's first thread), iowq (io_uring's io-wq workers) or
+# queue (every other thread: the queue threads). Builtins only.
+tsnap() {
+	local t comm run kind l v n out=
+	for t in /proc/"$1"/task/*; do
+		read -r comm <"$t/comm" 2>/dev/null || continue
+		read -r run _ <"$t/schedstat" 2>/dev/null || continue
+		v=0 n=0
+		while read -r l; do
+			case $l in
+			voluntary_ctxt_switches:*) v=${l##*[[:space:]]} ;;
+			nonvoluntary_ctxt_switches:*) n=${l##*[[:space:]]} ;;
+			esac
+		done <"$t/status"
+		case $comm in
+		iou-wrk-*)	kind=iowq ;;
+		*)	kind=queue; [ "${t##*/}" = "$1" ] && kind=main ;;
+		esac
+		out+="${t##*/} $kind $run $((v + n))"$'\n'
+	done
+	printf '%s' "$out" >"$2"
+}
+
 # One fio run on device $1 (daemon pid $2, may be empty), fio arguments $3,
 # JSON to $4. fio starts, ramps for 1 s, then measures for RUNTIME s. The CPU
 # window starts once I/O is flowing and the ramp is over and ends about 1 s
@@ -481,9 +506,11 @@ measure() {
 	done
 	sleep 1
 	snap "$dev" "$pid"
+	[ -n "$pid" ] && tsnap "$pid" "$json.t0"
 	t0=$S_T g0=$S_G d0=$S_D b0=$S_B
 	sleep $((RUNTIME - 1))
 	snap "$dev" "$pid"
+	[ -n "$pid" ] && tsnap "$pid" "$json.t1"
 	wait $fpid
 	FIO_RC=$?
 	W_BYTES=$(((S_B - b0) * 512))
@@ -496,6 +523,7 @@ measure() {
 fio --version >/dev/null		# the first exec from the shared root is slow
 
 printf 'label\ttest\trep\tmetric\tvalue\tp99_us\tfio_bytes\tfio_bw_MiBps\twindow_s\twindow_bytes\tguest_cpu_s\tdaemon_cpu_s\tio_bytes\n' >"$RESULTS"
+printf 'label\ttest\trep\tmain_us\tqueue_us\tiowq_us\tswitches\n' >"$OUT/threads.tsv"
 failed=0
 run=0
 for ((rep = 1; rep <= REPEAT; rep++)); do
@@ -533,6 +561,17 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
 			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\n' "$label" "$tname" "$rep" \
 				"$metric" "$value" "$p99" "$bytes" "$bw" "$W_SECS" "$W_BYTES" "$W_GUEST" "$W_DAEMON" \
 				"$bs" >>"$RESULTS"
+			# where the daemon's time went, per I/O: threads.tsv
+			if [ -n "$pid" ] && [ -s "$json.t0" ] && [ -s "$json.t1" ]; then
+				awk -v l="$label" -v t="$tname" -v r="$rep" -v ios="$((W_BYTES / bs))" '
+				FNR == NR { run[$1] = $3; sw[$1] = $4; next }
+				{ k = $2; c[k] += ($3 - run[$1]) / 1000; s += $4 - sw[$1] }
+				END {
+					if (ios <= 0) exit
+					printf "%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.2f\n", l, t, r,
+						c["main"] / ios, c["queue"] / ios, c["iowq"] / ios, s / ios
+				}' "$json.t0" "$json.t1" >>"$OUT/threads.tsv"
+			fi
 			# the window's bytes should match fio's bandwidth over the window
 			check=$(awk -v wb="$W_BYTES" -v bw="$bw" -v s="$W_SECS" 'BEGIN {
 				e = bw * 1048576 * s; if (e > 0 && (wb / e < 0.8 || wb / e > 1.25)) printf " (window bytes %.2fx fio bw)", wb / e }')
@@ -654,6 +693,27 @@ report() {
 		"1M sw guest" "1M sw daemon"
 	for i in "${!labels[@]}"; do
 		row "$i" rr32:gcpu rr32:dcpu rr1:gcpu rr1:dcpu sw:gcpu sw:dcpu
+	done
+	echo
+	echo "Daemon threads: CPU usec per I/O (schedstat run time) of the main thread, the"
+	echo "queue thread(s) and io_uring's io-wq workers, and context switches per I/O of"
+	echo "all of them together; median of $REPEAT runs"
+	heads "configuration" "qd1 main" "qd1 queue" "qd1 io-wq" "qd1 switches" \
+		"qd32 queue" "qd32 io-wq" "qd32 switches"
+	for i in "${!labels[@]}"; do
+		[ -z "${whys[$i]}" ] && [ -n "${pids[$i]}" ] || continue
+		printf "%-${w}s" "${labels[$i]}"
+		for spec in rr1:4 rr1:5 rr1:6 rr1:7 rr32:5 rr32:6 rr32:7; do
+			printf "  %${c}s" "$(awk -F'\t' -v l="${labels[$i]}" -v t="${spec%%:*}" -v f="${spec#*:}" '
+				NR > 1 && $1 == l && $2 == t { x[n++] = $f }
+				END {
+					if (!n) { print "-"; exit }
+					for (i = 1; i < n; i++)
+						for (j = i; j > 0 && x[j - 1] > x[j]; j--) { s = x[j]; x[j] = x[j - 1]; x[j - 1] = s }
+					print n % 2 ? x[int(n / 2)] : (x[n / 2 - 1] + x[n / 2]) / 2
+				}' "$OUT/threads.tsv")"
+		done
+		echo
 	done
 	echo
 	echo "Ratios, median [min-max] of the ratios within each repetition (measured back"
