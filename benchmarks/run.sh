@@ -26,14 +26,15 @@
 #   -c CPUS       pin fio to these CPUs (fio --cpus_allowed; default: not pinned)
 #   -k KUBLK      the kublk binary; default: build it from the kernel source
 #                 tarball in /usr/src (benchmarks/build-kublk.sh); "off": none
-#   -a UBLK_ARGS  extra arguments for every `ublk add` (e.g. "--bpf_poll 50")
+#   -a UBLK_ARGS  extra arguments for every `ublk add` (e.g. "-q 2": ours at 2
+#                 queues, kublk still at -q)
 #   -o DIR        directory for the report and raw results ($UBLK_BENCH_OUT,
 #                 else a new /tmp/ublk-bench.*)
 #   PATTERN       only configurations whose label matches one of these
 #                 extended regexps (default: all)
 #
-# The defaults (17 configurations x 4 workloads x 3 repetitions) take about
-# 30 minutes in a 2-vCPU TCG guest on a busy host.
+# The defaults (18 configurations x 4 workloads x 3 repetitions) take about
+# 35-40 minutes in a 2-vCPU TCG guest on a busy host.
 #
 # Method. All devices are set up first and stay live; then, for each
 # repetition, for each workload, every configuration is measured back to back,
