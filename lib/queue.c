@@ -267,12 +267,14 @@ static int ublk_queue_register_files(struct ublk_queue *q)
 }
 
 /*
- * A BPF queue thread spends its life in the program, which is sleepable:
- * migration disabled, yet preemptible. Once, under load, Linux 7.3 warned
- * in set_task_cpu() (the load balancer moving a migration-disabled task;
- * which task was not logged). A thread bound to one CPU is never a
- * candidate for the balancer. Queue q takes the q-th CPU of the set the
- * kernel suggests, so that queues spread out.
+ * Every queue thread is bound to one CPU of the set the kernel suggests
+ * (queue q takes the q-th, so that queues spread out), as kublk does: the
+ * thread and its io-wq workers then stay where the wake-ups go instead of
+ * being moved between CPUs per request (docs/benchmarks.md has the
+ * measurement). A BPF queue thread also needs it: it spends its life in
+ * the program, which is sleepable, migration disabled yet preemptible,
+ * and Linux 7.3 once warned in set_task_cpu() when the load balancer
+ * moved such a task; a thread bound to one CPU is never a candidate.
  */
 static void ublk_queue_pin_one_cpu(struct ublk_queue *q)
 {
@@ -305,8 +307,7 @@ static int ublk_queue_init(struct ublk_queue *q)
 
 	q->tid = gettid();
 	ublk_queue_fault_init(q);
-	if (q->dev->bpf)
-		ublk_queue_pin_one_cpu(q);
+	ublk_queue_pin_one_cpu(q);
 	if (CPU_COUNT(&q->affinity))
 		pthread_setaffinity_np(pthread_self(), sizeof(q->affinity), &q->affinity);
 	/* we sit under the page cache's writeback: don't recurse into it */

@@ -33,7 +33,8 @@ unitdir=${unitdir//\$\{prefix\}/$prefix}
 bin=$prefix/bin/ublk
 unit=$unitdir/ublk@.service
 rule=$prefix/lib/udev/rules.d/60-ublk.rules
-for f in "$bin" "$unit" "$rule" "$prefix/share/man/man8/ublk.8" \
+for f in "$bin" "$unit" "$rule" "$prefix/lib/udev/rules.d/60-ublk-scheduler.rules" \
+	"$prefix/share/man/man8/ublk.8" \
 	"$prefix/share/bash-completion/completions/ublk"; do
 	[ -s "$f" ] || fail "make install did not install $f"
 done
