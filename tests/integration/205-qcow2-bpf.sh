@@ -59,14 +59,14 @@ qemu-img compare -f qcow2 -F raw "$img" "$T_WORK/dump.raw" >/dev/null ||
 	fail "qemu-img compare: the image differs from what the device read"
 
 # compressed over a backing file: redirects by cause, identical data.
-# The top holds the first 4 MiB (compressed), the rest is the base's.
+# The top holds the first 4 MiB (compressed by qemu-io), the rest is the base's.
 make_pattern "$T_WORK/base.raw" 8
 qemu-img convert -f raw -O qcow2 "$T_WORK/base.raw" "$T_WORK/base.qcow2"
+qemu-img create -q -f qcow2 -b "$T_WORK/base.qcow2" -F qcow2 "$T_WORK/c.qcow2" 8M
+qemu-io -f qcow2 -c 'write -c -P 0x61 0 4M' "$T_WORK/c.qcow2" >/dev/null ||
+	fail "qemu-io compressed write failed"
 cp "$T_WORK/base.raw" "$T_WORK/cref.raw"
-seq 1000001 1524288 >"$T_WORK/c.raw" # 8 bytes a line: 4 MiB
-dd if="$T_WORK/c.raw" of="$T_WORK/cref.raw" conv=notrunc status=none
-qemu-img convert -c -f raw -O qcow2 -B "$T_WORK/base.qcow2" -F qcow2 "$T_WORK/cref.raw" \
-	"$T_WORK/c.qcow2" || fail "qemu-img convert -c -B failed"
+qemu-io -f raw -c 'write -P 0x61 0 4M' "$T_WORK/cref.raw" >/dev/null || fail "qemu-io failed"
 ublk_add -t qcow2 -f "$T_WORK/c.qcow2" --bpf
 cmp "/dev/ublkb$DEV_ID" "$T_WORK/cref.raw" || fail "compressed + backing reads back differently"
 log "bpf map: $(dev_json "$DEV_ID" | jq -c .target.bpf_map)"
