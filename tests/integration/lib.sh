@@ -583,6 +583,16 @@ fio_bg_wait() {
 	FIO_JSON=$(sed -n '/^{/,$p' "$FIO_OUT")
 }
 
+# load_ublk_drv: load the ublk driver the run uses: the project's module
+# when the harness swapped it in ($UBLK_DRV_KO), else the distribution's.
+load_ublk_drv() {
+	if [ -n "${UBLK_DRV_KO:-}" ]; then
+		insmod "$UBLK_DRV_KO"
+	else
+		modprobe ublk_drv
+	fi
+}
+
 # ---------------------------------------------------------------- preflight
 
 command -v ublk >/dev/null || fail "ublk is not on PATH"
@@ -591,8 +601,8 @@ for t_cmd in jq fio dd cmp truncate timeout pgrep; do
 done
 unset t_cmd
 if [ ! -e /dev/ublk-control ]; then
-	log "/dev/ublk-control missing, trying modprobe ublk_drv"
-	modprobe ublk_drv 2>/dev/null || true
+	log "/dev/ublk-control missing, loading ublk_drv"
+	load_ublk_drv 2>/dev/null || true
 	wait_for 10 test -e /dev/ublk-control || fail "/dev/ublk-control missing (ublk_drv not loaded)"
 fi
 T_WORK=$(mktemp -d "${UBLK_TEST_DIR:-/tmp}/$T_NAME.XXXXXX")
