@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "priv.h"
 #include "ublksrv_bpf.h"
@@ -122,7 +123,7 @@ static int ublk_bpf_seed_load(struct ublk_dev *dev, struct ublk_bpf_seed *b)
 int ublk_bpf_seed_attach(struct ublk_dev *dev)
 {
 	struct ublk_bpf_seed *b;
-	int ret;
+	int ret, i;
 
 	if (dev->info.nr_hw_queues > UBLK_BPF_SEED_MAX_QUEUES) {
 		ublk_dev_err(dev, "the seed BPF backend serves at most %d queues",
@@ -137,7 +138,13 @@ int ublk_bpf_seed_attach(struct ublk_dev *dev)
 	ret = ublk_bpf_seed_load(dev, b);
 	if (ret)
 		return ret;
-	b->link = bpf_map__attach_struct_ops(b->skel.ops);
+	/* a dead daemon's ops may still be on their way out (ublk recover) */
+	for (i = 0; i < 100; i++) {
+		b->link = bpf_map__attach_struct_ops(b->skel.ops);
+		if (b->link || errno != EBUSY)
+			break;
+		usleep(10000);
+	}
 	if (!b->link) {
 		ret = -errno;
 		ublk_dev_err(dev, "cannot register ublk_bpf_ops %u: %s%s", dev->info.dev_id,

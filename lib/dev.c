@@ -242,6 +242,11 @@ static int ublk_dev_bpf_unavailable(struct ublk_dev *dev, const struct ublk_dev_
 		snprintf(why, len, "the %s target has no BPF program", dev->ops->name);
 		return -EOPNOTSUPP;
 	}
+	/* one contract for both backends, though only io_uring's needs it */
+	if (opts->data_mode == UBLK_DATA_USER_COPY) {
+		snprintf(why, len, "the BPF path is zero copy; it excludes -u");
+		return -EINVAL;
+	}
 	/* the seed's hook is the whole point; where it exists, it serves */
 	if (opts->bpf_backend != UBLK_BPF_BACKEND_IOURING && dev->ops->bpf_seed_open) {
 		ret = ublk_bpf_seed_probe(features, why, len);
@@ -251,10 +256,6 @@ static int ublk_dev_bpf_unavailable(struct ublk_dev *dev, const struct ublk_dev_
 		}
 	}
 	dev->bpf_backend = UBLK_BPF_BACKEND_IOURING;
-	if (opts->data_mode == UBLK_DATA_USER_COPY) {
-		snprintf(why, len, "the BPF path is zero copy; it excludes -u");
-		return -EINVAL;
-	}
 	return ublk_bpf_probe(features, why, len);
 }
 

@@ -295,6 +295,18 @@ require_bpf() {
 	skip "no BPF fast path on kernel $rel: $(grep '^bpf fast' <<<"$out")"
 }
 
+# bpf_backend: the backend a plain --bpf picks on this kernel
+# (ublk_bpf_ops with the project's module, else io_uring_bpf_ops).
+bpf_backend() {
+	ublk features 2>/dev/null | sed -n 's/^bpf fast path: yes (\([a-z_]*\),.*/\1/p'
+}
+
+# bpf_data_mode: the data mode --bpf gives a device: io_uring_bpf_ops needs
+# zero copy; the seed's daemon keeps the default (copy).
+bpf_data_mode() {
+	if [ "$(bpf_backend)" = io_uring_bpf_ops ]; then echo auto_zc; else echo copy; fi
+}
+
 # bpf_count ID FIELD: FIELD (nr_io, nr_redirect, nr_retry, nr_split of the
 # BPF program, or nr_io_daemon) summed over the queues, as `ublk list --json`
 # reports it (the daemon refreshes its state file every second).
