@@ -66,17 +66,20 @@ shift $((OPTIND - 1))
 # The first configuration of a group is the baseline of the ratio table.
 # Adding a column is one line here. A configuration whose setup fails (e.g.
 # `ublk add` does not know an option yet) is reported as "n/a (reason)".
-# The --bpf lines are for when `ublk add --bpf` exists (a later issue).
+# --bpf=seed needs the project's ublk_drv (kernel/; `UBLK_VM_MODULE=project
+# tests/vm/run.sh bench`): on a stock kernel its rows say n/a.
 CONFIGS=(
 	"null_blk     | null | nullb |"
 	"ublk null    | null | ublk  | -t null --size @SIZE@"
 	"ublk null -z | null | ublk  | -t null --size @SIZE@ -z"
-	"ublk null --bpf | null | ublk | -t null --size @SIZE@ --bpf"
+	"ublk null --bpf=iouring | null | ublk | -t null --size @SIZE@ --bpf=iouring"
+	"ublk null --bpf=seed | null | ublk | -t null --size @SIZE@ --bpf=seed"
 	"kernel loop  | loop | kloop |"
 	"ublk loop    | loop | ublk  | -t loop -f @FILE@"
 	"ublk loop -u | loop | ublk  | -t loop -f @FILE@ -u"
 	"ublk loop -z | loop | ublk  | -t loop -f @FILE@ -z"
-	"ublk loop --bpf | loop | ublk | -t loop -f @FILE@ --bpf"
+	"ublk loop --bpf=iouring | loop | ublk | -t loop -f @FILE@ --bpf=iouring"
+	"ublk loop --bpf=seed | loop | ublk | -t loop -f @FILE@ --bpf=seed"
 )
 
 # Workloads: "name | fio arguments | metric". Metrics: iops, lat (mean total
