@@ -59,6 +59,14 @@ struct ublk_bpf_slot {
 
 static DEFINE_XARRAY(ublk_bpf_slots);
 
+/*
+ * Off only to measure what BLK_MQ_F_BLOCKING costs (kernel/README): devices
+ * added then cannot do backing-file I/O from BPF (the kfuncs fail it).
+ */
+static bool bpf_blocking = true;
+module_param(bpf_blocking, bool, 0644);
+MODULE_PARM_DESC(bpf_blocking, "BPF devices' queues may sleep (needed for file I/O; default Y)");
+
 /* One backing-file I/O of a request; the first is in the pdu. */
 struct ublk_bpf_aio {
 	struct kiocb iocb;
@@ -254,7 +262,15 @@ static void ublk_bpf_submit_rw(struct ublk_bpf_io *io, struct file *file)
 /* What the kfuncs recorded during one callback: do it now, may sleep. */
 static void ublk_bpf_do_pending(struct ublk_bpf_io *io, struct file *file)
 {
+	struct request *req = ublk_bpf_req(io);
 	int ret;
+
+	if ((io->rw_pending || io->fsync_pending) && !io->daemon &&
+	    !(req->q->tag_set->flags & BLK_MQ_F_BLOCKING)) {
+		io->rw_pending = io->fsync_pending = false;
+		ublk_bpf_set_err(io, -EOPNOTSUPP);
+		return;
+	}
 
 	if (io->rw_pending) {
 		io->rw_pending = false;
@@ -429,7 +445,8 @@ static int ublk_bpf_init_tag_set(struct ublk_device *ub)
 	}
 	ub->tag_set.cmd_size = sizeof(struct ublk_bpf_io);
 	/* backing file I/O is submitted from ->queue_rq() and may sleep */
-	ub->tag_set.flags |= BLK_MQ_F_BLOCKING;
+	if (bpf_blocking)
+		ub->tag_set.flags |= BLK_MQ_F_BLOCKING;
 	return 0;
 }
 

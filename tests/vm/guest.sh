@@ -83,11 +83,19 @@ swap_in_module() {
 	say "ublk_drv: $ko ($UBLK_VM_MODULE), taint $(cat /sys/module/ublk_drv/taint)"
 }
 
-# Back to Debian's module; unloading ours must work once no device is left.
+# Back to Debian's module; unloading ours must work once no device is left
+# (a dead daemon's struct_ops map lets go of the module after an RCU grace
+# period or so: give it a few seconds).
 swap_out_module() {
+	local i
+
 	clean_ublk >/dev/null 2>&1 || true
-	if ! rmmod ublk_drv; then
-		say "FAIL: rmmod of the project's ublk_drv failed"
+	for ((i = 0; i < 50; i++)); do
+		rmmod ublk_drv 2>/dev/null && break
+		sleep 0.2
+	done
+	if [ -d /sys/module/ublk_drv ]; then
+		say "FAIL: rmmod of the project's ublk_drv: $(rmmod ublk_drv 2>&1)"
 		return 1
 	fi
 	modprobe ublk_drv && wait_control
