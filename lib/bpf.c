@@ -425,7 +425,7 @@ bool ublk_bpf_queue_stats(const struct ublk_queue *q, struct ublk_bpf_stats *st)
 {
 	const struct ublk_bpf_shared *sh;
 
-	if (q->dev->bpf_seed)
+	if (q->dev && q->dev->bpf_seed)
 		return ublk_bpf_seed_stats(q, st);
 	if (!q->bpf || !q->bpf->skel.shared)
 		return false;
