@@ -92,6 +92,8 @@ shift $((OPTIND - 1))
 # each of our modes against kublk's corresponding mode, and --bpf against
 # our userspace zero copy too. A configuration whose setup fails (e.g.
 # `ublk add` does not know an option) is reported as "n/a (reason)".
+# --bpf=seed needs the project's ublk_drv (kernel/; `UBLK_VM_MODULE=project
+# tests/vm/run.sh bench`): on a stock kernel its rows say n/a.
 CONFIGS=(
 	"null_blk           | null | nullb |"
 	"kublk null         | null | kublk | -t null -q @Q@ -d @D@"
@@ -100,7 +102,8 @@ CONFIGS=(
 	"kublk null -b      | null | kublk | -t null -q @Q@ -d @D@ -b"
 	"ublk null          | null | ublk  | -t null --size @SIZE@ -q @Q@ -d @D@ | kublk null"
 	"ublk null -z       | null | ublk  | -t null --size @SIZE@ -q @Q@ -d @D@ -z | kublk null --auto_zc"
-	"ublk null --bpf    | null | ublk  | -t null --size @SIZE@ -q @Q@ -d @D@ --bpf | kublk null --auto_zc, ublk null -z"
+	"ublk null --bpf=iouring | null | ublk | -t null --size @SIZE@ -q @Q@ -d @D@ --bpf=iouring | kublk null --auto_zc, ublk null -z"
+	"ublk null --bpf=seed | null | ublk | -t null --size @SIZE@ -q @Q@ -d @D@ --bpf=seed | kublk null --auto_zc, ublk null -z"
 	"kernel loop        | loop | kloop |"
 	"kublk loop         | loop | kublk | -t loop -q @Q@ -d @D@ @FILE@"
 	"kublk loop --auto_zc | loop | kublk | -t loop -q @Q@ -d @D@ --auto_zc @FILE@"
@@ -110,7 +113,8 @@ CONFIGS=(
 	"ublk loop unpinned | loop | ublk-unpinned | -t loop -f @FILE@ -q @Q@ -d @D@ | kublk loop"
 	"ublk loop --usercopy | loop | ublk | -t loop -f @FILE@ -q @Q@ -d @D@ --usercopy | kublk loop -u"
 	"ublk loop -z       | loop | ublk  | -t loop -f @FILE@ -q @Q@ -d @D@ -z | kublk loop --auto_zc"
-	"ublk loop --bpf    | loop | ublk  | -t loop -f @FILE@ -q @Q@ -d @D@ --bpf | kublk loop --auto_zc, ublk loop -z"
+	"ublk loop --bpf=iouring | loop | ublk | -t loop -f @FILE@ -q @Q@ -d @D@ --bpf=iouring | kublk loop --auto_zc, ublk loop -z"
+	"ublk loop --bpf=seed | loop | ublk | -t loop -f @FILE@ -q @Q@ -d @D@ --bpf=seed | kublk loop --auto_zc, ublk loop -z"
 )
 
 # Workloads: "name | fio arguments | metric | bytes per I/O". Metrics: iops,

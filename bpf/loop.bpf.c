@@ -5,7 +5,7 @@
  * DISCARD and WRITE_ZEROES go to the daemon (fallocate, with its tmpfs
  * fallback), and so does anything new.
  */
-#include "ublk_queue.bpf.h"
+#include "ublk_backend.bpf.h"
 
 #ifndef RWF_DSYNC
 #define RWF_DSYNC 0x00000002
@@ -22,7 +22,7 @@ static __always_inline __u32 loop_piece(__u64 pos, __u32 len)
 	return len < room ? len : room;
 }
 
-static __u64 ublk_tgt_queue_io(struct iou_ctx *ring, const struct ublksrv_io_desc *iod, __u16 tag,
+static __u64 ublk_tgt_queue_io(ublk_bpf_ctx_t *ring, const struct ublksrv_io_desc *iod, __u16 tag,
 			       __u32 offset)
 {
 	__u32 op = ublksrv_get_op(iod), total = iod->nr_sectors << 9, len;
@@ -41,7 +41,7 @@ static __u64 ublk_tgt_queue_io(struct iou_ctx *ring, const struct ublksrv_io_des
 		break;
 	case UBLK_IO_OP_FLUSH:
 		if (ublk_bpf_queue_fsync(ring, tag, cfg.tgt_fd, IORING_FSYNC_DATASYNC))
-			ublk_bpf_add_result(tag, -EIO);
+			ublk_tgt_add_result(ring, tag, -EIO);
 		return ublk_bpf_return(UBLK_BPF_IO_QUEUED, 0);
 	default:
 		return ublk_bpf_return(UBLK_BPF_IO_REDIRECT, 0);
@@ -49,7 +49,7 @@ static __u64 ublk_tgt_queue_io(struct iou_ctx *ring, const struct ublksrv_io_des
 
 	len = loop_piece(pos, total - offset);
 	if (ublk_bpf_queue_rw(ring, tag, opcode, cfg.tgt_fd, pos, len, offset, rw_flags)) {
-		ublk_bpf_add_result(tag, -EIO);
+		ublk_tgt_add_result(ring, tag, -EIO);
 		return ublk_bpf_return(UBLK_BPF_IO_QUEUED, 0);
 	}
 	if (offset + len < total)

@@ -4,7 +4,7 @@
  *
  * A target's program includes this file and defines
  *
- *	static __u64 ublk_tgt_queue_io(struct iou_ctx *ring,
+ *	static __u64 ublk_tgt_queue_io(ublk_bpf_ctx_t *ring,
  *				       const struct ublksrv_io_desc *iod,
  *				       __u16 tag, __u32 offset);
  *	static void ublk_tgt_release(__u16 tag, __s32 res);
@@ -51,7 +51,10 @@ static __always_inline void ublk_bpf_store_release(__u32 *p, __u32 v)
 static __u32 sq_nr; /* SQEs written at slots 0..sq_nr-1, not submitted */
 static __u32 nr_started; /* requests seen, for cfg.redirect_every */
 
-static __u64 ublk_tgt_queue_io(struct iou_ctx *ring, const struct ublksrv_io_desc *iod, __u16 tag,
+/* what a handler's helpers take: here the ring (the seed's: the request) */
+typedef struct iou_ctx ublk_bpf_ctx_t;
+
+static __u64 ublk_tgt_queue_io(ublk_bpf_ctx_t *ring, const struct ublksrv_io_desc *iod, __u16 tag,
 			       __u32 offset);
 static void ublk_tgt_release(__u16 tag, __s32 res);
 
@@ -201,6 +204,13 @@ static __always_inline void ublk_bpf_piece_done(__u16 tag, __u64 ud, __s32 res)
 static __always_inline __s32 ublk_bpf_result(const struct ublk_bpf_tag *t)
 {
 	return t->res < 0 ? t->res : (__s32)t->total;
+}
+
+/* The handlers' name for it: the seed backend needs the context. */
+static __always_inline void ublk_tgt_add_result(ublk_bpf_ctx_t *ring, __u16 tag, __s32 res)
+{
+	(void)ring;
+	ublk_bpf_add_result(tag, res);
 }
 
 /* The same command the daemon sends (lib/queue.c): result, next fetch. */

@@ -44,7 +44,7 @@ void add_args_free(struct add_args *a);
 int parse_recovery(const char *s, __u64 *flags);
 /* the --recovery word for UBLK_F_USER_RECOVERY* @flags */
 const char *recovery_name(__u64 flags);
-int parse_bpf(const char *s, enum ublk_bpf_mode *out);
+int parse_bpf(const char *s, enum ublk_bpf_mode *out, enum ublk_bpf_backend *backend);
 
 /*
  * config.c: a device config file (/etc/ublk/NAME.ini) as `ublk add`

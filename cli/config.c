@@ -47,7 +47,7 @@ struct config_key {
 static const char *const data_modes[] = { "copy", "user_copy", "zero_copy", NULL };
 static const char *const data_mode_opts[] = { NULL, "--user_copy", "--zero_copy" };
 static const char *const recovery_words[] = { "off", "requeue", "reissue", "fail-io", NULL };
-static const char *const bpf_words[] = { "off", "on", "auto", NULL };
+static const char *const bpf_words[] = { "off", "on", "auto", "iouring", "seed", NULL };
 
 static const struct config_key config_keys[] = {
 	{ .name = "target", .type = KEY_TARGET, .opt = "--type" },

@@ -5,19 +5,26 @@
 
 #include "cli.h"
 
-/* What --bpf would find: the fast path, or the one thing that is missing. */
+/*
+ * What --bpf would find: the backend it picks (the seed's where the kernel
+ * has it), or the one thing that is missing; then each backend's answer.
+ */
 static void print_bpf(__u64 features)
 {
-	char why[160];
+	char why_seed[160], why_ring[160];
+	int seed = ublk_bpf_seed_probe(features, why_seed, sizeof(why_seed));
+	int ring = ublk_bpf_probe(features, why_ring, sizeof(why_ring));
 
-	if (ublk_bpf_probe(features, why, sizeof(why)))
-		printf("bpf fast path: no (%s)\n", why);
-	else
+	if (!seed)
+		printf("bpf fast path: yes (ublk_bpf_ops, in ublk_queue_rq)\n");
+	else if (!ring)
 		printf("bpf fast path: yes (io_uring_bpf_ops, zero copy)\n");
-	printf("bpf seed struct_ops ublk_bpf_ops: %s\n",
-	       ublk_bpf_seed_ops_available() ?
-		       "present in the kernel's BTF (not used: no backend for it yet)" :
-		       "no");
+	else
+		printf("bpf fast path: no (%s)\n", why_ring);
+	printf("bpf backend io_uring_bpf_ops: %s%s%s\n", ring ? "no (" : "yes",
+	       ring ? why_ring : "", ring ? ")" : "");
+	printf("bpf backend ublk_bpf_ops: %s%s%s\n", seed ? "no (" : "yes", seed ? why_seed : "",
+	       seed ? ")" : "");
 }
 
 static void usage_features(void)

@@ -69,14 +69,23 @@ const char *recovery_name(__u64 flags)
 	return "invalid";
 }
 
-/* --bpf[=on|off|auto], bpf= in a config file; a bare --bpf means on */
-int parse_bpf(const char *s, enum ublk_bpf_mode *out)
+/*
+ * --bpf[=on|off|auto|iouring|seed], bpf= in a config file; a bare --bpf
+ * means on; iouring and seed mean on, with that backend only.
+ */
+int parse_bpf(const char *s, enum ublk_bpf_mode *out, enum ublk_bpf_backend *backend)
 {
 	static const enum ublk_bpf_mode modes[] = { UBLK_BPF_OFF, UBLK_BPF_ON, UBLK_BPF_AUTO };
 	unsigned int i;
 
+	*backend = UBLK_BPF_BACKEND_AUTO;
 	if (!s) {
 		*out = UBLK_BPF_ON;
+		return 0;
+	}
+	if (!strcmp(s, "iouring") || !strcmp(s, "seed")) {
+		*out = UBLK_BPF_ON;
+		*backend = *s == 'i' ? UBLK_BPF_BACKEND_IOURING : UBLK_BPF_BACKEND_SEED;
 		return 0;
 	}
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
@@ -313,9 +322,10 @@ static int parse_add_opt(int opt, struct add_args *a, __u64 *rec, char *err, siz
 				 optarg);
 		break;
 	case OPT_BPF:
-		ret = parse_bpf(optarg, &a->opts.bpf);
+		ret = parse_bpf(optarg, &a->opts.bpf, &a->opts.bpf_backend);
 		if (ret)
-			snprintf(err, err_len, "--bpf: '%s' is not on, off or auto", optarg);
+			snprintf(err, err_len, "--bpf: '%s' is not on, off, auto, iouring or seed",
+				 optarg);
 		break;
 	case OPT_BPF_REDIRECT:
 		ret = parse_num_opt("--bpf_redirect", optarg, 1U << 30, &v, err, err_len);

@@ -156,4 +156,37 @@ struct ublk_bpf_shared {
 	struct ublk_bpf_tag tags[UBLK_BPF_MAX_DEPTH];
 };
 
+/*
+ * The seed backend: a kernel with this project's ublk_drv (kernel/) calls a
+ * struct ublk_bpf_ops from ublk_queue_rq(), in the submitter's context; the
+ * same target handlers serve it (bpf/ublk_seed.bpf.h is its glue). ABI of
+ * that module, project-private (kernel/ublk_bpf_abi.h; keep them equal):
+ */
+#define UBLK_F_BPF_OPS (1ULL << 48) /* ADD_DEV, GET_FEATURES */
+#define UBLK_PARAM_TYPE_BPF (1U << 16) /* struct ublk_param_bpf follows ublk_params */
+
+struct ublk_param_bpf {
+	__u32 ops_id; /* the struct ublk_bpf_ops with this id serves */
+	__u32 flags; /* 0 */
+	__u64 reserved; /* 0 */
+};
+
+#define UBLK_BPF_RW_FUA (1U << 0) /* ublk_bpf_aio_rw(): write through */
+
+/* Per-queue counters of the seed program (.bss), updated atomically. */
+#define UBLK_BPF_SEED_MAX_QUEUES 16
+struct ublk_bpf_seed_queue {
+	__u64 nr_bpf; /* requests BPF completed */
+	__u64 nr_redirect;
+	__u64 nr_retry;
+	__u64 nr_split;
+	__u64 nr_started; /* for cfg.redirect_every */
+	/* tags sent to the daemon by the debug knob (for --bpf_eagain) */
+	__u8 debug_redirect[UBLK_BPF_MAX_DEPTH];
+};
+
+struct ublk_bpf_seed_shared {
+	struct ublk_bpf_seed_queue q[UBLK_BPF_SEED_MAX_QUEUES];
+};
+
 #endif /* UBLK_BPF_H */

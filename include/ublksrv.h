@@ -62,6 +62,9 @@ int ublk_ctrl_add_dev(struct ublk_ctrl *ctrl, struct ublksrv_ctrl_dev_info *info
 int ublk_ctrl_del_dev(struct ublk_ctrl *ctrl, __u32 dev_id);
 int ublk_ctrl_get_info(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublksrv_ctrl_dev_info *info);
 int ublk_ctrl_set_params(struct ublk_ctrl *ctrl, __u32 dev_id, const struct ublk_params *params);
+/* ... plus the device's ublk_bpf_ops id (needs UBLK_F_BPF_OPS). */
+int ublk_ctrl_set_params_bpf(struct ublk_ctrl *ctrl, __u32 dev_id, const struct ublk_params *params,
+			     const struct ublk_param_bpf *bpf);
 int ublk_ctrl_get_params(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublk_params *params);
 int ublk_ctrl_start_dev(struct ublk_ctrl *ctrl, __u32 dev_id, pid_t daemon_pid);
 int ublk_ctrl_stop_dev(struct ublk_ctrl *ctrl, __u32 dev_id);
@@ -94,14 +97,25 @@ enum ublk_bpf_mode {
 
 const char *ublk_bpf_mode_name(enum ublk_bpf_mode mode);
 
+/* Which kernel interface runs the BPF fast path (--bpf=iouring|seed). */
+enum ublk_bpf_backend {
+	UBLK_BPF_BACKEND_AUTO, /* seed if the kernel has it, else iouring */
+	UBLK_BPF_BACKEND_IOURING, /* io_uring_bpf_ops: in the daemon's ring */
+	UBLK_BPF_BACKEND_SEED, /* struct ublk_bpf_ops: in ublk_queue_rq() */
+};
+
+const char *ublk_bpf_backend_name(enum ublk_bpf_backend backend);
+
 /*
  * Can this build and the running kernel, whose ublk driver offers
  * @features (GET_FEATURES), serve requests in BPF? 0 if so; else -errno and
  * one line in @why saying what is missing.
  */
 int ublk_bpf_probe(__u64 features, char *why, size_t len);
-/* Does the kernel's BTF have the seed RFC's struct ublk_bpf_ops? */
+/* Does the kernel's BTF (vmlinux or ublk_drv's) have struct ublk_bpf_ops? */
 bool ublk_bpf_seed_ops_available(void);
+/* ublk_bpf_probe() for the seed backend (the project's ublk_drv module). */
+int ublk_bpf_seed_probe(__u64 features, char *why, size_t len);
 
 struct ublk_bpf_skel;
 
@@ -156,6 +170,7 @@ struct ublk_dev_opts {
 	bool foreground;
 	/* BPF fast path */
 	enum ublk_bpf_mode bpf;
+	enum ublk_bpf_backend bpf_backend;
 	unsigned int bpf_redirect_every; /* debug: every Nth request to us */
 	unsigned int bpf_split_bytes; /* debug: split at this boundary */
 	bool bpf_eagain; /* debug: hand debug-redirected requests back */
@@ -224,6 +239,8 @@ struct ublk_tgt_ops {
 	 */
 	int (*bpf_prepare)(struct ublk_queue *q, struct ublk_bpf_skel *skel);
 	int (*bpf_ready)(struct ublk_queue *q, struct ublk_bpf_skel *skel);
+	/* The same handler built for the seed backend (struct ublk_bpf_ops). */
+	int (*bpf_seed_open)(struct ublk_bpf_skel *skel);
 };
 
 struct ublk_tgt {
@@ -284,6 +301,8 @@ struct ublk_dev {
 	enum ublk_data_mode data_mode;
 	bool bpf; /* requests are served by BPF (the probe passed) */
 	enum ublk_bpf_mode bpf_mode;
+	enum ublk_bpf_backend bpf_backend; /* which one serves, if bpf */
+	struct ublk_bpf_seed *bpf_seed; /* the seed backend's program */
 	char bpf_note[160]; /* why --bpf=auto chose the userspace path */
 	unsigned int bpf_redirect_every, bpf_split_bytes;
 	bool bpf_eagain;

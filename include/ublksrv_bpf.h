@@ -25,6 +25,10 @@ struct ublk_bpf_skel {
 	__u32 *ring_fd; /* its ring_fd, set before load */
 	struct ublk_bpf_cfg *cfg; /* .rodata, set before load */
 	struct ublk_bpf_shared *shared; /* .bss, shared with the program */
+	/* the seed backend's (struct ublk_bpf_ops, one instance per device) */
+	__u32 *ops_id;
+	__s32 *backing_fd;
+	struct ublk_bpf_seed_shared *seed;
 	int (*load)(void *skel);
 	void (*destroy)(void *skel);
 };
@@ -54,6 +58,37 @@ struct ublk_bpf_skel {
 		s->load = NAME##_bpf_load_;                         \
 		s->destroy = NAME##_bpf_destroy_;                   \
 		return 0;                                           \
+	}
+
+/*
+ * Defines NAME_bpf_seed_open() for bpf/NAME.bpf.c built with the seed glue
+ * (bpf/NAME_seed.skel.h): set ublk_tgt_ops.bpf_seed_open to it.
+ */
+#define UBLK_BPF_SEED_SKEL_OPEN(NAME)                                        \
+	static int NAME##_seed_bpf_load_(void *p)                            \
+	{                                                                    \
+		return NAME##_seed_bpf__load(p);                             \
+	}                                                                    \
+	static void NAME##_seed_bpf_destroy_(void *p)                        \
+	{                                                                    \
+		NAME##_seed_bpf__destroy(p);                                 \
+	}                                                                    \
+	static int NAME##_bpf_seed_open(struct ublk_bpf_skel *s)             \
+	{                                                                    \
+		struct NAME##_seed_bpf *skel = NAME##_seed_bpf__open();      \
+                                                                             \
+		if (!skel)                                                   \
+			return -errno;                                       \
+		s->skel = skel;                                              \
+		s->obj = skel->obj;                                          \
+		s->ops = skel->maps.ublk_seed_ops;                           \
+		s->ops_id = &skel->struct_ops.ublk_seed_ops->id;             \
+		s->backing_fd = &skel->struct_ops.ublk_seed_ops->backing_fd; \
+		s->cfg = (struct ublk_bpf_cfg *)&skel->rodata->cfg;          \
+		s->seed = &skel->bss->seed;                                  \
+		s->load = NAME##_seed_bpf_load_;                             \
+		s->destroy = NAME##_seed_bpf_destroy_;                       \
+		return 0;                                                    \
 	}
 
 #endif /* UBLKSRV_BPF_H */

@@ -56,7 +56,7 @@ static bool ublk_has_cap(const struct __user_cap_data_struct *d, int cap)
 }
 
 /* struct_ops needs CAP_BPF; reading descriptors from user memory CAP_PERFMON */
-static int ublk_bpf_check_caps(char *why, size_t len)
+int ublk_bpf_check_caps(char *why, size_t len)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2] = {};
@@ -141,18 +141,6 @@ int ublk_bpf_probe(__u64 features, char *why, size_t len)
 	return ret;
 }
 
-bool ublk_bpf_seed_ops_available(void)
-{
-	struct btf *btf = btf__load_vmlinux_btf();
-	bool found;
-
-	if (!btf)
-		return false;
-	found = btf__find_by_name_kind(btf, "ublk_bpf_ops", BTF_KIND_STRUCT) >= 0;
-	btf__free(btf);
-	return found;
-}
-
 unsigned int ublk_bpf_ring_flags(void)
 {
 	return UBLK_BPF_RING_FLAGS;
@@ -163,7 +151,7 @@ unsigned int ublk_bpf_ring_flags(void)
  * runs to thousands of lines) only the last lines, where the reason is,
  * unless UBLK_BPF_VERBOSE is set.
  */
-static int ublk_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+int ublk_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	static const int keep = 4;
 	bool verbose = getenv("UBLK_BPF_VERBOSE");
@@ -437,6 +425,8 @@ bool ublk_bpf_queue_stats(const struct ublk_queue *q, struct ublk_bpf_stats *st)
 {
 	const struct ublk_bpf_shared *sh;
 
+	if (q->dev && q->dev->bpf_seed)
+		return ublk_bpf_seed_stats(q, st);
 	if (!q->bpf || !q->bpf->skel.shared)
 		return false;
 	sh = q->bpf->skel.shared;
@@ -456,9 +446,10 @@ int ublk_bpf_probe(__u64 features, char *why, size_t len)
 	return -EOPNOTSUPP;
 }
 
-bool ublk_bpf_seed_ops_available(void)
+int ublk_bpf_check_caps(char *why, size_t len)
 {
-	return false;
+	(void)why, (void)len;
+	return 0;
 }
 
 unsigned int ublk_bpf_ring_flags(void)

@@ -188,6 +188,20 @@ int ublk_ctrl_set_params(struct ublk_ctrl *ctrl, __u32 dev_id, const struct ublk
 	return ublk_ctrl_buf(ctrl, UBLK_U_CMD_SET_PARAMS, dev_id, (__u16)-1, &p, sizeof(p));
 }
 
+/* The project module's UBLK_PARAM_TYPE_BPF: its struct follows ublk_params. */
+int ublk_ctrl_set_params_bpf(struct ublk_ctrl *ctrl, __u32 dev_id, const struct ublk_params *params,
+			     const struct ublk_param_bpf *bpf)
+{
+	struct {
+		struct ublk_params p;
+		struct ublk_param_bpf bpf;
+	} __attribute__((packed)) b = { .p = *params, .bpf = *bpf };
+
+	b.p.len = sizeof(b);
+	b.p.types |= UBLK_PARAM_TYPE_BPF;
+	return ublk_ctrl_buf(ctrl, UBLK_U_CMD_SET_PARAMS, dev_id, (__u16)-1, &b, sizeof(b));
+}
+
 int ublk_ctrl_get_params(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublk_params *params)
 {
 	memset(params, 0, sizeof(*params));

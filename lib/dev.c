@@ -181,8 +181,14 @@ static int ublk_dev_set_params(struct ublk_dev *dev)
 {
 	int ret, waited = 0;
 
+	struct ublk_param_bpf bpf = { .ops_id = dev->info.dev_id };
+
 	for (;;) {
-		ret = ublk_ctrl_set_params(&dev->ctrl, dev->info.dev_id, &dev->params);
+		if (dev->info.flags & UBLK_F_BPF_OPS)
+			ret = ublk_ctrl_set_params_bpf(&dev->ctrl, dev->info.dev_id, &dev->params,
+						       &bpf);
+		else
+			ret = ublk_ctrl_set_params(&dev->ctrl, dev->info.dev_id, &dev->params);
 		if (!ublk_dev_unpriv(dev) || (ret != -EACCES && ret != -ENOENT) ||
 		    waited >= UBLK_UNPRIV_WAIT_MS)
 			return ret;
@@ -230,14 +236,34 @@ static int ublk_dev_add(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 static int ublk_dev_bpf_unavailable(struct ublk_dev *dev, const struct ublk_dev_opts *opts,
 				    __u64 features, char *why, size_t len)
 {
+	int ret;
+
 	if (!dev->ops->bpf_open) {
 		snprintf(why, len, "the %s target has no BPF program", dev->ops->name);
 		return -EOPNOTSUPP;
 	}
+	/* one contract for both backends, though only io_uring's needs it */
 	if (opts->data_mode == UBLK_DATA_USER_COPY) {
 		snprintf(why, len, "the BPF path is zero copy; it excludes --usercopy");
 		return -EINVAL;
 	}
+	if (opts->bpf_backend == UBLK_BPF_BACKEND_SEED &&
+	    (!dev->ops->bpf_seed_open || dev->ops->bpf_prepare || dev->ops->bpf_ready)) {
+		/* per-queue hooks need a program per queue ring */
+		snprintf(why, len, "the %s target has no BPF program for ublk_bpf_ops",
+			 dev->ops->name);
+		return -EOPNOTSUPP;
+	}
+	/* the seed's hook is the whole point; where it exists, it serves */
+	if (opts->bpf_backend != UBLK_BPF_BACKEND_IOURING && dev->ops->bpf_seed_open &&
+	    !dev->ops->bpf_prepare && !dev->ops->bpf_ready) {
+		ret = ublk_bpf_seed_probe(features, why, len);
+		if (!ret || opts->bpf_backend == UBLK_BPF_BACKEND_SEED) {
+			dev->bpf_backend = UBLK_BPF_BACKEND_SEED;
+			return ret;
+		}
+	}
+	dev->bpf_backend = UBLK_BPF_BACKEND_IOURING;
 	return ublk_bpf_probe(features, why, len);
 }
 
@@ -268,7 +294,9 @@ static int ublk_dev_choose_path(struct ublk_dev *dev, const struct ublk_dev_opts
 		return 0;
 	}
 	dev->bpf = true;
-	dev->data_mode = UBLK_DATA_AUTO_ZC;
+	/* the seed's daemon serves redirects in any data mode */
+	if (dev->bpf_backend == UBLK_BPF_BACKEND_IOURING)
+		dev->data_mode = UBLK_DATA_AUTO_ZC;
 	return 0;
 }
 
@@ -317,6 +345,8 @@ int ublk_dev_setup(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 	/* a graceful stop of a recoverable device needs the kernel's quiesce */
 	if (opts->extra_flags & UBLK_F_USER_RECOVERY)
 		dev->info.flags |= UBLK_F_QUIESCE;
+	if (dev->bpf && dev->bpf_backend == UBLK_BPF_BACKEND_SEED)
+		dev->info.flags |= UBLK_F_BPF_OPS;
 	ret = ublk_dev_check_features(dev, features, dev->info.flags);
 	if (ret)
 		ublk_ctrl_close(&dev->ctrl);
@@ -453,6 +483,11 @@ int ublk_dev_start_queues(struct ublk_dev *dev)
 	ret = ublk_open_cdev(dev);
 	if (ret)
 		return ret;
+	if (dev->bpf && dev->bpf_backend == UBLK_BPF_BACKEND_SEED) {
+		ret = ublk_bpf_seed_attach(dev);
+		if (ret)
+			return ret;
+	}
 	dev->ready_evfd = eventfd(0, EFD_CLOEXEC);
 	dev->exit_evfd = eventfd(0, EFD_CLOEXEC);
 	if (dev->ready_evfd < 0 || dev->exit_evfd < 0) {
@@ -673,6 +708,8 @@ void ublk_dev_destroy(struct ublk_dev *dev)
 	if (dev->ctrl.fd < 0)
 		return;
 	ublk_dev_join_queues(dev);
+	/* from here on the module sends requests to no BPF (nor daemon) */
+	ublk_bpf_seed_detach(dev);
 	/* DEL_DEV waits until the char device is released */
 	ublk_close_fd(&dev->cdev_fd);
 	ublk_close_fd(&dev->ready_evfd);

@@ -41,6 +41,7 @@ static const char *const feature_names[] = {
 	"NO_AUTO_PART_SCAN",
 	"SHMEM_ZC",
 	"IO_DESC_SIZE",
+	[48] = "BPF_OPS", /* the project's module (kernel/), not upstream */
 };
 
 const char *ublk_feature_name(unsigned int bit)

@@ -16,6 +16,12 @@ void *ublk_queue_thread(void *arg);
 void ublk_handle_cqe(struct ublk_queue *q, const struct io_uring_cqe *cqe);
 bool ublk_queue_fault(struct ublk_queue *q, __u64 nr_served);
 
+/* The io_uring_bpf_ops backend: a BPF program runs each queue's ring. */
+static inline bool ublk_dev_bpf_ring(const struct ublk_dev *dev)
+{
+	return dev->bpf && dev->bpf_backend == UBLK_BPF_BACKEND_IOURING;
+}
+
 /* bpf.c: the BPF fast path of a queue (stubs without HAVE_BPF) */
 struct ublk_bpf_stats {
 	__u64 nr_bpf, nr_redirect, nr_retry, nr_split;
@@ -31,6 +37,17 @@ int ublk_bpf_submit_direct(struct ublk_queue *q);
 void ublk_bpf_hand_back(struct ublk_queue *q, int tag);
 bool ublk_bpf_debug_hand_back(struct ublk_queue *q);
 bool ublk_bpf_queue_stats(const struct ublk_queue *q, struct ublk_bpf_stats *st);
+int ublk_bpf_check_caps(char *why, size_t len);
+#ifdef HAVE_BPF
+#include <bpf/libbpf.h>
+int ublk_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap);
+#endif
+
+/* bpf_seed.c: the seed backend (struct ublk_bpf_ops), one per device */
+int ublk_bpf_seed_attach(struct ublk_dev *dev);
+void ublk_bpf_seed_detach(struct ublk_dev *dev);
+bool ublk_bpf_seed_stats(const struct ublk_queue *q, struct ublk_bpf_stats *st);
+bool ublk_bpf_seed_debug_hand_back(struct ublk_queue *q, int tag);
 
 /* dev.c: the steps ublk_dev_create/start and ublk_dev_recover share */
 int ublk_dev_setup(struct ublk_dev *dev, const struct ublk_dev_opts *opts);

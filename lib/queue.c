@@ -97,15 +97,18 @@ static void ublk_handle_io(struct ublk_queue *q, int tag)
 	io->flags |= UBLK_IO_IN_TGT;
 	q->tgt_inflight++;
 
-	if (ublk_bpf_debug_hand_back(q))
+	if (ublk_bpf_debug_hand_back(q) || ublk_bpf_seed_debug_hand_back(q, tag))
 		ret = -EAGAIN;
 	else
 		ret = q->dev->ops->queue_io(q, tag, &q->iods[tag]);
-	if (ret == -EAGAIN && q->bpf) {
+	if (ret == -EAGAIN && (q->bpf || q->dev->bpf_seed)) {
 		/* prepared: let the BPF handler serve it after all */
 		io->flags &= ~UBLK_IO_IN_TGT;
 		q->tgt_inflight--;
-		ublk_bpf_hand_back(q, tag);
+		if (q->bpf)
+			ublk_bpf_hand_back(q, tag);
+		else /* the module runs queue_io_cmd_daemon on this commit */
+			ublk_queue_cmd(q, tag, UBLK_U_IO_COMMIT_AND_FETCH_REQ, -EAGAIN);
 		return;
 	}
 	if (ret < 0)
@@ -316,7 +319,7 @@ static int ublk_queue_init(struct ublk_queue *q)
 	q->ios = calloc(q->depth, sizeof(*q->ios));
 	if (!q->ios)
 		return -ENOMEM;
-	if (q->dev->bpf) {
+	if (ublk_dev_bpf_ring(q->dev)) {
 		ret = ublk_bpf_queue_init(q);
 		if (ret < 0)
 			return ret;

@@ -183,7 +183,9 @@ static json_t *ublk_state_json(const struct ublk_dev *dev)
 			(json_int_t)dev->info.flags, "io_path", dev->bpf ? "bpf" : "userspace");
 	if (!obj)
 		return NULL;
-	ret = dev->bpf ? obj_set(obj, "bpf_backend", json_string("io_uring_bpf_ops")) : 0;
+	ret = dev->bpf ? obj_set(obj, "bpf_backend",
+				 json_string(ublk_bpf_backend_name(dev->bpf_backend))) :
+			 0;
 	ret = ret ?: obj_set(obj, "bpf", json_string(ublk_bpf_mode_name(dev->bpf_mode)));
 	if (!ret && dev->bpf_note[0])
 		ret = obj_set(obj, "bpf_note", json_string(dev->bpf_note));

@@ -28,13 +28,17 @@
 
 #ifdef HAVE_BPF
 #include "loop.skel.h"
+#include "loop_seed.skel.h"
 #include "ublksrv_bpf.h"
 
 /* bpf/loop.bpf.c: the fast path; this file is the slow path it redirects to */
 UBLK_BPF_SKEL_OPEN(loop)
+UBLK_BPF_SEED_SKEL_OPEN(loop)
 #define LOOP_BPF_OPEN loop_bpf_open
+#define LOOP_BPF_SEED_OPEN loop_bpf_seed_open
 #else
 #define LOOP_BPF_OPEN NULL
+#define LOOP_BPF_SEED_OPEN NULL
 #endif
 
 #define LOOP_FD 0 /* index in dev->tgt.fds */
@@ -480,4 +484,5 @@ const struct ublk_tgt_ops loop_tgt_ops = {
 	.io_done = loop_io_done,
 	.dump_json = loop_dump_json,
 	.bpf_open = LOOP_BPF_OPEN,
+	.bpf_seed_open = LOOP_BPF_SEED_OPEN,
 };

@@ -13,13 +13,17 @@
 
 #ifdef HAVE_BPF
 #include "null.skel.h"
+#include "null_seed.skel.h"
 #include "ublksrv_bpf.h"
 
 /* bpf/null.bpf.c: the fast path; this file is the slow path it redirects to */
 UBLK_BPF_SKEL_OPEN(null)
+UBLK_BPF_SEED_SKEL_OPEN(null)
 #define NULL_BPF_OPEN null_bpf_open
+#define NULL_BPF_SEED_OPEN null_bpf_seed_open
 #else
 #define NULL_BPF_OPEN NULL
+#define NULL_BPF_SEED_OPEN NULL
 #endif
 
 #define NULL_DEF_SIZE (250ULL << 30)
@@ -109,4 +113,5 @@ const struct ublk_tgt_ops null_tgt_ops = {
 	.io_done = null_io_done,
 	.dump_json = null_dump_json,
 	.bpf_open = NULL_BPF_OPEN,
+	.bpf_seed_open = NULL_BPF_SEED_OPEN,
 };

@@ -3,7 +3,7 @@
 # with no ublk device present, `rmmod ublk_drv`; `ublk add -t null` then exits
 # non-zero, says on stderr that /dev/ublk-control or the ublk_drv module is
 # missing, and creates nothing. `modprobe ublk_drv` afterwards brings the
-# driver back (also done by the cleanup trap on any failure), and a null
+# driver back (the project's module if the harness loaded it; also done by the cleanup trap on any failure), and a null
 # device can again be added and deleted.
 . "$(dirname "$0")/lib.sh"
 
@@ -16,7 +16,7 @@ present=$(ublk_nodes)
 
 driver_back() {
 	if [ ! -e /dev/ublk-control ]; then
-		modprobe ublk_drv || log "modprobe ublk_drv failed"
+		load_ublk_drv || log "loading ublk_drv failed"
 		wait_for 10 test -e /dev/ublk-control || log "/dev/ublk-control did not come back"
 	fi
 }
@@ -37,7 +37,7 @@ grep -qE 'ublk-control|ublk_drv' "$T_WORK/err" ||
 [ -z "$(ublk_nodes)" ] || fail "device nodes appeared: $(ublk_nodes | xargs)"
 log "ok: exit $rc: $(head -n 1 "$T_WORK/err")"
 
-modprobe ublk_drv || fail "modprobe ublk_drv failed"
+load_ublk_drv || fail "loading ublk_drv failed (${UBLK_DRV_KO:-modprobe})"
 wait_for 10 test -e /dev/ublk-control || fail "/dev/ublk-control did not come back after modprobe"
 ublk_add -t null
 ublk_del "$DEV_ID"

@@ -10,7 +10,7 @@ require_bpf
 
 ublk_add -t null --size 256M --bpf
 id=$DEV_ID
-grep -q 'io path bpf (io_uring_bpf_ops) data mode auto_zc' <<<"$DEV_OUT" ||
+grep -q "io path bpf ($(bpf_backend)) data mode $(bpf_data_mode)" <<<"$DEV_OUT" ||
 	fail "ublk add --bpf should report the BPF io path: $DEV_OUT"
 [ "$(dev_json "$id" | jq -r .io_path)" = bpf ] || fail "list --json io_path is not bpf"
 

@@ -295,6 +295,18 @@ require_bpf() {
 	skip "no BPF fast path on kernel $rel: $(grep '^bpf fast' <<<"$out")"
 }
 
+# bpf_backend: the backend a plain --bpf picks on this kernel
+# (ublk_bpf_ops with the project's module, else io_uring_bpf_ops).
+bpf_backend() {
+	ublk features 2>/dev/null | sed -n 's/^bpf fast path: yes (\([a-z_]*\),.*/\1/p'
+}
+
+# bpf_data_mode: the data mode --bpf gives a device: io_uring_bpf_ops needs
+# zero copy; the seed's daemon keeps the default (copy).
+bpf_data_mode() {
+	if [ "$(bpf_backend)" = io_uring_bpf_ops ]; then echo auto_zc; else echo copy; fi
+}
+
 # bpf_count ID FIELD: FIELD (nr_io, nr_redirect, nr_retry, nr_split of the
 # BPF program, or nr_io_daemon) summed over the queues, as `ublk list --json`
 # reports it (the daemon refreshes its state file every second).
@@ -583,6 +595,16 @@ fio_bg_wait() {
 	FIO_JSON=$(sed -n '/^{/,$p' "$FIO_OUT")
 }
 
+# load_ublk_drv: load the ublk driver the run uses: the project's module
+# when the harness swapped it in ($UBLK_DRV_KO), else the distribution's.
+load_ublk_drv() {
+	if [ -n "${UBLK_DRV_KO:-}" ]; then
+		insmod "$UBLK_DRV_KO"
+	else
+		modprobe ublk_drv
+	fi
+}
+
 # ---------------------------------------------------------------- preflight
 
 command -v ublk >/dev/null || fail "ublk is not on PATH"
@@ -591,8 +613,8 @@ for t_cmd in jq fio dd cmp truncate timeout pgrep; do
 done
 unset t_cmd
 if [ ! -e /dev/ublk-control ]; then
-	log "/dev/ublk-control missing, trying modprobe ublk_drv"
-	modprobe ublk_drv 2>/dev/null || true
+	log "/dev/ublk-control missing, loading ublk_drv"
+	load_ublk_drv 2>/dev/null || true
 	wait_for 10 test -e /dev/ublk-control || fail "/dev/ublk-control missing (ublk_drv not loaded)"
 fi
 T_WORK=$(mktemp -d "${UBLK_TEST_DIR:-/tmp}/$T_NAME.XXXXXX")

@@ -23,6 +23,7 @@ export LC_ALL=C
 export UBLK_TEST_DIR=$scratch
 
 UBLK_TEST_TIMEOUT=300
+UBLK_VM_MODULE=stock
 GUEST_ARGS=()
 # shellcheck source=/dev/null
 [ -f "$out/guest.env" ] && . "$out/guest.env"
@@ -47,6 +48,57 @@ load_module() {
 		sleep 0.1
 	done
 	return 1
+}
+
+wait_control() {
+	local i
+
+	for ((i = 0; i < 50; i++)); do
+		[ -c /dev/ublk-control ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# UBLK_VM_MODULE=project|rebuilt: replace Debian's ublk_drv with the one
+# kernel/build.sh built. Without module BTF, registering struct_ops "works"
+# and does nothing: check it is there, and that it has our struct.
+swap_in_module() {
+	local ko=$src/kernel/build/ublk_drv.ko
+
+	[ -f "$ko" ] || die "UBLK_VM_MODULE=$UBLK_VM_MODULE: $ko was not built"
+	if [ -d /sys/module/ublk_drv ]; then
+		rmmod ublk_drv || die "cannot unload Debian's ublk_drv"
+	fi
+	insmod "$ko" || die "insmod $ko failed"
+	wait_control || die "the project's ublk_drv gives no /dev/ublk-control"
+	[ -f /sys/kernel/btf/ublk_drv ] ||
+		die "the project's ublk_drv has no BTF (/sys/kernel/btf/ublk_drv)"
+	if [ "$UBLK_VM_MODULE" = project ] &&
+		! bpftool btf dump file /sys/kernel/btf/ublk_drv |
+		grep -q "STRUCT 'ublk_bpf_ops'"; then
+		die "/sys/kernel/btf/ublk_drv has no struct ublk_bpf_ops"
+	fi
+	export UBLK_DRV_KO=$ko
+	say "ublk_drv: $ko ($UBLK_VM_MODULE), taint $(cat /sys/module/ublk_drv/taint)"
+}
+
+# Back to Debian's module; unloading ours must work once no device is left
+# (a dead daemon's struct_ops map lets go of the module after an RCU grace
+# period or so: give it a few seconds).
+swap_out_module() {
+	local i
+
+	clean_ublk >/dev/null 2>&1 || true
+	for ((i = 0; i < 50; i++)); do
+		rmmod ublk_drv 2>/dev/null && break
+		sleep 0.2
+	done
+	if [ -d /sys/module/ublk_drv ]; then
+		say "FAIL: rmmod of the project's ublk_drv: $(rmmod ublk_drv 2>&1)"
+		return 1
+	fi
+	modprobe ublk_drv && wait_control
 }
 
 # A fresh, empty tmpfs on $scratch.
@@ -282,7 +334,17 @@ esac
 # The whole kernel log, as it happens (the console shows warnings at most).
 dmesg --follow --decode >"$out/kmsg.log" 2>&1 &
 
-load_module ublk_drv || die "modprobe ublk_drv: no /dev/ublk-control"
+case $UBLK_VM_MODULE in
+stock)
+	load_module ublk_drv || die "modprobe ublk_drv: no /dev/ublk-control"
+	;;
+project|rebuilt)
+	swap_in_module
+	;;
+*)
+	die "UBLK_VM_MODULE: unknown value '$UBLK_VM_MODULE'"
+	;;
+esac
 [ -x "$src/ublk" ] || die "$src/ublk is missing"
 cd "$src"
 
@@ -320,5 +382,9 @@ soak)
 	tests/soak/soak.sh "${GUEST_ARGS[@]}" || rc=$?
 	;;
 esac
+if [ "$UBLK_VM_MODULE" != stock ] && ! swap_out_module; then
+	[ "$mode" = test ] && echo "FAIL rmmod-project-module" >>"$out/results"
+	[ "$rc" = 0 ] && rc=1
+fi
 echo "$rc" >"$out/status"
 exit "$rc"

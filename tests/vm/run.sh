@@ -12,6 +12,7 @@
 #   tests/vm/run.sh systemd           build the Debian packages, boot the VM with
 #                                     systemd as PID 1, install them, check ublk@
 #                                     (restart + recovery, stop, reboot, udev, journal)
+#   tests/vm/run.sh test-module [NAME...]   "test" with UBLK_VM_MODULE=project
 #
 # Needs root (debootstrap, chroot, mounts); re-executes itself with sudo.
 # The last line of "test" and "systemd" is "N passed, N failed, N skipped";
@@ -31,6 +32,12 @@
 #   UBLK_VM_CACHE=/var/cache/ublk-vm   where mkroot.sh keeps root filesystems
 #   UBLK_TEST_TIMEOUT=300    default per-test timeout (a test may say "# timeout: N")
 #   UBLK_SOAK_KILL_EVERY=60, UBLK_SOAK_TERM_EVERY=300   soak: seconds between stops
+#   UBLK_VM_MODULE=stock|project|rebuilt   ublk_drv in the VM: Debian's (default),
+#                            the project's (kernel/, with struct ublk_bpf_ops),
+#                            or the unmodified driver rebuilt by kernel/build.sh
+#                            --stock; the module is built whenever the root has
+#                            the kernel's headers and source (kernel/README)
+#   UBLK_VM_ROOT=DIR         use this complete root as is, do not run mkroot.sh
 #   UBLK_VM_SLOT=NAME        build and run in $root/build-NAME (mounted on /build
 #                            in a mount namespace of its own), so that runs from
 #                            several work trees do not wait for each other
@@ -45,10 +52,13 @@ mode=${1:-}
 [ $# -gt 0 ] && shift
 
 usage() {
-	sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+	sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
 	exit 2
 }
 
+case $mode in
+test-module) mode=test; export UBLK_VM_MODULE=project ;;
+esac
 case $mode in
 test|demo|bench|soak|systemd) ;;
 shell)	[ $# -gt 0 ] || usage ;;
@@ -76,6 +86,11 @@ vm_timeout=${UBLK_VM_TIMEOUT:-$([ "$mode" = systemd ] && echo 900 || echo 3600)}
 cpus=${UBLK_VM_CPUS:-2}
 memory=${UBLK_VM_MEMORY:-2G}
 jobs=${UBLK_VM_JOBS:-$(nproc)}
+module=${UBLK_VM_MODULE:-stock}
+case $module in
+stock|project|rebuilt) ;;
+*) echo "vm: UBLK_VM_MODULE: stock, project or rebuilt, not '$module'" >&2; exit 2 ;;
+esac
 verbose=${UBLK_VM_VERBOSE:-$([ "$mode" = test ] && echo 1 || echo 0)}
 chroot_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -191,6 +206,35 @@ build() {
 	fi
 	[ -x "$root/build/src/ublk" ] || fail "build did not produce ./ublk"
 	log "build done in $((SECONDS - t0)) s"
+	build_module
+}
+
+# The guest's kernel release: the newest /lib/modules in the root.
+guest_kver() {
+	find "$root/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V |
+		tail -n 1
+}
+
+# kernel/build.sh in the root: the module is built whenever it can be (a
+# broken patch shows early), but only a run that loads it fails on it.
+build_module() {
+	local kver t0=$SECONDS opt=
+
+	kver=$(guest_kver)
+	if [ ! -d "$root/usr/src/linux-headers-$kver" ] ||
+		! compgen -G "$root/usr/src/linux-source-*.tar.*" >/dev/null; then
+		[ "$module" = stock ] && return 0
+		fail "UBLK_VM_MODULE=$module: the root lacks linux-headers-$kver or linux-source"
+	fi
+	[ "$module" = rebuilt ] && opt=--stock
+	if in_root /build/src/kernel/build.sh -k "$kver" -o /build/src/kernel/build \
+		$opt >"$out/module-build.log" 2>&1; then
+		log "module built in $((SECONDS - t0)) s (log: $out/module-build.log)"
+		return 0
+	fi
+	show_tail 30 "$out/module-build.log"
+	[ "$module" = stock ] || fail "the ublk_drv module build failed"
+	log "warning: the ublk_drv module build failed (not used by this run)"
 }
 
 unit_pass=0 unit_fail=0 unit_skip=0
@@ -306,6 +350,7 @@ write_guest_env() {
 		printf 'UBLK_TEST_TIMEOUT=%q\n' "${UBLK_TEST_TIMEOUT:-300}"
 		printf 'export UBLK_SOAK_KILL_EVERY=%q UBLK_SOAK_TERM_EVERY=%q\n' \
 			"${UBLK_SOAK_KILL_EVERY:-60}" "${UBLK_SOAK_TERM_EVERY:-300}"
+		printf 'UBLK_VM_MODULE=%q\n' "$module"
 		printf 'GUEST_ARGS=('
 		[ $# -gt 0 ] && printf ' %q' "$@"
 		printf ' )\n'
@@ -446,13 +491,20 @@ main() {
 
 	t0=$SECONDS
 	log "preparing the root filesystem (log: $cache/mkroot.log)"
-	exec 8>"$cache/mkroot.lock"
-	flock 8
-	if ! root=$("$here/mkroot.sh" 2>"$cache/mkroot.log"); then
-		show_tail 30 "$cache/mkroot.log"
-		fail "mkroot.sh failed"
+	if [ -n "${UBLK_VM_ROOT:-}" ]; then
+		# a root of one's own, as is: no mkroot.sh, no waiting for it
+		root=$UBLK_VM_ROOT
+		[ -f "$root/.ublk-root-complete" ] ||
+			fail "UBLK_VM_ROOT=$root is not a complete root (no .ublk-root-complete)"
+	else
+		exec 8>"$cache/mkroot.lock"
+		flock 8
+		if ! root=$("$here/mkroot.sh" 2>"$cache/mkroot.log"); then
+			show_tail 30 "$cache/mkroot.log"
+			fail "mkroot.sh failed"
+		fi
+		exec 8>&-
 	fi
-	exec 8>&-
 	[ -d "$root" ] || fail "mkroot.sh printed no root ($root)"
 	log "root $root ($((SECONDS - t0)) s)"
 	if [ -n "$slot" ]; then
