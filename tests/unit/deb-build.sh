@@ -50,7 +50,7 @@ lacks() {
 	fi
 }
 has ublk usr/bin/ublk usr/share/man/man8/ublk.8.gz \
-	usr/lib/systemd/system/ublk@.service usr/lib/udev/rules.d/60-ublk.rules \
+	usr/lib/systemd/system/ublk@.service usr/lib/udev/rules.d/60-ublk.rules usr/lib/udev/rules.d/60-ublk-scheduler.rules \
 	usr/share/bash-completion/completions/ublk etc/ublk/
 has libublksrv0 'usr/lib/[^/]*/libublksrv\.so\.0' 'usr/lib/[^/]*/libublksrv\.so\.0\.[0-9.]*'
 has libublksrv-dev usr/include/ublk/ublksrv.h usr/include/ublk/ublk_cmd.h \
