@@ -109,20 +109,11 @@ int qcow2_map(struct qcow2_image *img, uint64_t off, struct qcow2_mapping *m)
 /* Data reads: a cluster past EOF (sparse tail) reads as zeroes. */
 static int data_read(struct qcow2_image *img, void *buf, uint64_t len, uint64_t off)
 {
-	uint64_t done = 0;
-	ssize_t n;
+	ssize_t n = qcow2_pread_upto(img, buf, len, off);
 
-	while (done < len) {
-		n = pread(img->fd, (char *)buf + done, len - done, off + done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (!n)
-			break;
-		done += n;
-	}
-	memset((char *)buf + done, 0, len - done);
+	if (n < 0)
+		return n;
+	memset((char *)buf + n, 0, len - n);
 	return 0;
 }
 

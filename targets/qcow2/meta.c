@@ -102,8 +102,8 @@ int qcow2_cache_get(struct qcow2_image *img, struct qcow2_cache *c, uint64_t off
 	return 0;
 }
 
-/* Metadata reads are exact: a table cut short by EOF is corruption. */
-int qcow2_pread(struct qcow2_image *img, void *buf, uint64_t len, uint64_t off)
+/* Bytes read at @off, short only at EOF; -errno on error. */
+ssize_t qcow2_pread_upto(struct qcow2_image *img, void *buf, uint64_t len, uint64_t off)
 {
 	uint64_t done = 0;
 	ssize_t n;
@@ -115,10 +115,20 @@ int qcow2_pread(struct qcow2_image *img, void *buf, uint64_t len, uint64_t off)
 		if (n < 0)
 			return -errno;
 		if (!n)
-			return -EIO;
+			break;
 		done += n;
 	}
-	return 0;
+	return done;
+}
+
+/* Metadata reads are exact: a table cut short by EOF is corruption. */
+int qcow2_pread(struct qcow2_image *img, void *buf, uint64_t len, uint64_t off)
+{
+	ssize_t n = qcow2_pread_upto(img, buf, len, off);
+
+	if (n < 0)
+		return n;
+	return (uint64_t)n == len ? 0 : -EIO;
 }
 
 unsigned long qcow2_test_crash_after;

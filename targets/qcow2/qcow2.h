@@ -138,6 +138,7 @@ void qcow2_cache_free(struct qcow2_cache *c);
 int qcow2_cache_get(struct qcow2_image *img, struct qcow2_cache *c, uint64_t off, void **data);
 void qcow2_cache_drop(struct qcow2_cache *c, uint64_t off);
 int qcow2_pread(struct qcow2_image *img, void *buf, uint64_t len, uint64_t off);
+ssize_t qcow2_pread_upto(struct qcow2_image *img, void *buf, uint64_t len, uint64_t off);
 int qcow2_pwrite(struct qcow2_image *img, const void *buf, uint64_t len, uint64_t off);
 int qcow2_set_refcount(struct qcow2_image *img, uint64_t idx, uint64_t rc);
 int qcow2_alloc_clusters(struct qcow2_image *img, uint64_t n, uint64_t *host_off);
