@@ -12,7 +12,7 @@
 #
 #   benchmarks/run.sh [-r REPEAT] [-t SECONDS] [-s SIZE] [-w WORKLOADS]
 #                     [-q QUEUES] [-d DEPTH] [-S SCHED] [-c CPUS] [-k KUBLK]
-#                     [-a UBLK_ARGS] [-o DIR] [PATTERN...]
+#                     [-p POLL_US] [-a UBLK_ARGS] [-o DIR] [PATTERN...]
 #
 #   -r REPEAT     runs per (configuration, workload); median and min-max (3)
 #   -t SECONDS    measured seconds per fio run, after a 1 s ramp (3)
@@ -26,6 +26,7 @@
 #   -c CPUS       pin fio to these CPUs (fio --cpus_allowed; default: not pinned)
 #   -k KUBLK      the kublk binary; default: build it from the kernel source
 #                 tarball in /usr/src (benchmarks/build-kublk.sh); "off": none
+#   -p POLL_US    --bpf_poll_us of the "poll" configurations (100)
 #   -a UBLK_ARGS  extra arguments for every `ublk add` (e.g. "-q 2": ours at 2
 #                 queues, kublk still at -q)
 #   -o DIR        directory for the report and raw results ($UBLK_BENCH_OUT,
@@ -33,8 +34,8 @@
 #   PATTERN       only configurations whose label matches one of these
 #                 extended regexps (default: all)
 #
-# The defaults (18 configurations x 4 workloads x 3 repetitions) take about
-# 35-40 minutes in a 2-vCPU TCG guest on a busy host.
+# The defaults (23 configurations x 4 workloads x 3 repetitions) take about
+# 50 minutes in a 2-vCPU TCG guest.
 #
 # Method. All devices are set up first and stay live; then, for each
 # repetition, for each workload, every configuration is measured back to back,
@@ -57,13 +58,14 @@ SCHED=none
 FIO_CPUS=
 KUBLK=
 UBLK_EXTRA=
+POLL_US=100
 OUT=${UBLK_BENCH_OUT:-}
 
 usage() {
 	sed -n '/^#   benchmarks/,/^#  *extended regexps/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
 	exit 2
 }
-while getopts 'r:t:s:w:q:d:S:c:k:a:o:h' opt; do
+while getopts 'r:t:s:w:q:d:S:c:k:p:a:o:h' opt; do
 	case $opt in
 	r)	REPEAT=$OPTARG ;;
 	t)	RUNTIME=$OPTARG ;;
@@ -74,6 +76,7 @@ while getopts 'r:t:s:w:q:d:S:c:k:a:o:h' opt; do
 	S)	SCHED=$OPTARG ;;
 	c)	FIO_CPUS=$OPTARG ;;
 	k)	KUBLK=$OPTARG ;;
+	p)	POLL_US=$OPTARG ;;
 	a)	UBLK_EXTRA=$OPTARG ;;
 	o)	OUT=$OPTARG ;;
 	*)	usage ;;
@@ -87,10 +90,11 @@ shift $((OPTIND - 1))
 # ublk-unpinned (the same, then every daemon thread allowed on every CPU
 # again: how ublk ran before it bound queue threads to one CPU); @FILE@
 # is the tmpfs backing file, @SIZE@ the size, @Q@ and @D@ the queues and
-# depth. The first configuration of a group is the baseline of the first
-# ratio table; peers (comma-separated labels) are compared in the second:
-# each of our modes against kublk's corresponding mode, and --bpf against
-# our userspace zero copy too. A configuration whose setup fails (e.g.
+# depth, @POLL@ the --bpf_poll_us window (-p). The first configuration of
+# a group is the baseline of the first ratio table; peers (comma-separated
+# labels) are compared in the second: each of our modes against kublk's
+# corresponding mode, --bpf against our userspace zero copy too, and the
+# polling loop against the sleeping one. A configuration whose setup fails (e.g.
 # `ublk add` does not know an option) is reported as "n/a (reason)".
 # --bpf=seed needs the project's ublk_drv (kernel/; `UBLK_VM_MODULE=project
 # tests/vm/run.sh bench`): on a stock kernel its rows say n/a.
@@ -101,8 +105,10 @@ CONFIGS=(
 	"kublk null -u      | null | kublk | -t null -q @Q@ -d @D@ -u"
 	"kublk null -b      | null | kublk | -t null -q @Q@ -d @D@ -b"
 	"ublk null          | null | ublk  | -t null --size @SIZE@ -q @Q@ -d @D@ | kublk null"
+	"ublk null --usercopy | null | ublk | -t null --size @SIZE@ -q @Q@ -d @D@ --usercopy | kublk null -u"
 	"ublk null -z       | null | ublk  | -t null --size @SIZE@ -q @Q@ -d @D@ -z | kublk null --auto_zc"
 	"ublk null --bpf=iouring | null | ublk | -t null --size @SIZE@ -q @Q@ -d @D@ --bpf=iouring | kublk null --auto_zc, ublk null -z"
+	"ublk null --bpf=iouring poll | null | ublk | -t null --size @SIZE@ -q @Q@ -d @D@ --bpf=iouring --bpf_poll_us @POLL@ | kublk null --auto_zc, ublk null -z, ublk null --bpf=iouring"
 	"ublk null --bpf=seed | null | ublk | -t null --size @SIZE@ -q @Q@ -d @D@ --bpf=seed | kublk null --auto_zc, ublk null -z"
 	"kernel loop        | loop | kloop |"
 	"kublk loop         | loop | kublk | -t loop -q @Q@ -d @D@ @FILE@"
@@ -114,6 +120,7 @@ CONFIGS=(
 	"ublk loop --usercopy | loop | ublk | -t loop -f @FILE@ -q @Q@ -d @D@ --usercopy | kublk loop -u"
 	"ublk loop -z       | loop | ublk  | -t loop -f @FILE@ -q @Q@ -d @D@ -z | kublk loop --auto_zc"
 	"ublk loop --bpf=iouring | loop | ublk | -t loop -f @FILE@ -q @Q@ -d @D@ --bpf=iouring | kublk loop --auto_zc, ublk loop -z"
+	"ublk loop --bpf=iouring poll | loop | ublk | -t loop -f @FILE@ -q @Q@ -d @D@ --bpf=iouring --bpf_poll_us @POLL@ | kublk loop --auto_zc, ublk loop -z, ublk loop --bpf=iouring"
 	"ublk loop --bpf=seed | loop | ublk | -t loop -f @FILE@ -q @Q@ -d @D@ --bpf=seed | kublk loop --auto_zc, ublk loop -z"
 )
 
@@ -357,7 +364,7 @@ start=$(date +%s)
 	echo "  fio             ioengine=io_uring direct=1 --thread, ${FIO_BATCH}, norandommap,"
 	echo "                  1 s ramp + ${RUNTIME} s time-based, CPUs: ${FIO_CPUS:-not pinned}"
 	echo "  devices         ${SIZE}; loop: one ${SIZE} file on tmpfs (written, not sparse), O_DIRECT"
-	echo "  ublk extra      '${UBLK_EXTRA}'"
+	echo "  ublk extra      '${UBLK_EXTRA}'; \"poll\" rows: --bpf_poll_us ${POLL_US}"
 	echo "method:    $REPEAT repetitions; in each, every configuration runs each workload back to"
 	echo "           back; ratios are taken within a repetition. CPU over a $((RUNTIME - 1)) s window inside"
 	echo "           each run: guest = /proc/stat user+nice+system+irq+softirq of all CPUs,"
@@ -378,6 +385,7 @@ expand() {
 	a=${a//@SIZE@/$SIZE}
 	a=${a//@Q@/$QUEUES}
 	a=${a//@D@/$DEPTH}
+	a=${a//@POLL@/$POLL_US}
 	printf '%s' "$a"
 }
 

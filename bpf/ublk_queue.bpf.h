@@ -50,6 +50,7 @@ static __always_inline void ublk_bpf_store_release(__u32 *p, __u32 v)
 
 static __u32 sq_nr; /* SQEs written at slots 0..sq_nr-1, not submitted */
 static __u32 nr_started; /* requests seen, for cfg.redirect_every */
+static __u64 last_work_ns; /* when a step last found work, for cfg.poll_ns */
 
 /* what a handler's helpers take: here the ring (the seed's: the request) */
 typedef struct iou_ctx ublk_bpf_ctx_t;
@@ -388,6 +389,27 @@ static __always_inline int ublk_bpf_stop(__u32 reason)
 	return IOU_LOOP_STOP;
 }
 
+/*
+ * Sleep until one more CQE, unless some are already waiting; within
+ * cfg.poll_ns of the last step that found work, do not sleep at all: the
+ * kernel runs its task work and calls us again, so a request that arrives
+ * meanwhile needs no wake-up (cq_wait_idx at or below the CQ tail).
+ */
+static __always_inline __u32 ublk_bpf_wait_idx(__u32 head, __u32 worked)
+{
+	__u64 now;
+
+	if (!cfg.poll_ns)
+		return head + 1;
+	now = bpf_ktime_get_ns();
+	if (worked)
+		last_work_ns = now;
+	if (now - last_work_ns >= cfg.poll_ns)
+		return head + 1;
+	shared.nr_polls++;
+	return head;
+}
+
 SEC("struct_ops.s/loop_step")
 int BPF_PROG(ublk_loop_step, struct iou_ctx *ring, struct iou_loop_params *lp)
 {
@@ -440,8 +462,7 @@ int BPF_PROG(ublk_loop_step, struct iou_ctx *ring, struct iou_loop_params *lp)
 		return ublk_bpf_stop(UBLK_BPF_STOP_EXIT);
 	if (shared.draining && !shared.nr_inflight && !shared.daemon_inflight)
 		return ublk_bpf_stop(UBLK_BPF_STOP_EXIT);
-	/* sleep until one more CQE, unless some are already waiting */
-	lp->cq_wait_idx = head + 1;
+	lp->cq_wait_idx = ublk_bpf_wait_idx(head, i || n);
 	return IOU_LOOP_CONTINUE;
 }
 

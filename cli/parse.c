@@ -26,6 +26,7 @@ enum {
 	OPT_BPF_REDIRECT,
 	OPT_BPF_SPLIT,
 	OPT_BPF_EAGAIN,
+	OPT_BPF_POLL,
 	OPT_UNPRIVILEGED,
 	OPT_USER_COPY,
 	OPT_MAX_IO_BUF,
@@ -126,6 +127,7 @@ static const struct option generic_options[] = {
 	{ "bpf_redirect", required_argument, NULL, OPT_BPF_REDIRECT },
 	{ "bpf_split", required_argument, NULL, OPT_BPF_SPLIT },
 	{ "bpf_eagain", no_argument, NULL, OPT_BPF_EAGAIN },
+	{ "bpf_poll_us", required_argument, NULL, OPT_BPF_POLL },
 	{ "unprivileged", no_argument, NULL, OPT_UNPRIVILEGED },
 	{ NULL, 0, NULL, 0 },
 };
@@ -196,6 +198,15 @@ static int check_bpf_args(struct add_args *a, char *err, size_t err_len)
 	if (o->bpf_split_bytes % 512) {
 		snprintf(err, err_len, "--bpf_split: %u is not a multiple of 512",
 			 o->bpf_split_bytes);
+		return -EINVAL;
+	}
+	if (o->bpf_poll_us && o->bpf == UBLK_BPF_OFF) {
+		snprintf(err, err_len, "--bpf_poll_us needs --bpf");
+		return -EINVAL;
+	}
+	/* the seed backend's program runs in the submitter: nothing polls */
+	if (o->bpf_poll_us && o->bpf_backend == UBLK_BPF_BACKEND_SEED) {
+		snprintf(err, err_len, "--bpf_poll_us is for --bpf=iouring, not --bpf=seed");
 		return -EINVAL;
 	}
 	if (o->bpf_eagain && !o->bpf_redirect_every) {
@@ -340,6 +351,11 @@ static int parse_add_opt(int opt, struct add_args *a, __u64 *rec, char *err, siz
 		break;
 	case OPT_BPF_EAGAIN:
 		a->opts.bpf_eagain = true;
+		break;
+	case OPT_BPF_POLL:
+		ret = parse_num_opt("--bpf_poll_us", optarg, UBLK_BPF_MAX_POLL_US, &v, err,
+				    err_len);
+		a->opts.bpf_poll_us = v;
 		break;
 	case OPT_UNPRIVILEGED:
 		a->opts.extra_flags |= UBLK_F_UNPRIVILEGED_DEV;

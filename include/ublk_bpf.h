@@ -124,6 +124,7 @@ struct ublk_bpf_cfg {
 	__u32 split_bytes; /* debug: CONTINUE at multiples of this */
 	__u32 tgt_fd; /* fixed-file index of the backing file */
 	__u32 tgt_flags;
+	__u64 poll_ns; /* io_uring loop: keep polling this long after work */
 };
 
 /* Per-tag state of a request BPF owns. */
@@ -151,6 +152,7 @@ struct ublk_bpf_shared {
 	__u64 nr_retry; /* requests handed back with -EAGAIN */
 	__u64 nr_split; /* CONTINUE returns */
 	__u64 nr_steps; /* loop_step runs */
+	__u64 nr_polls; /* steps that polled instead of sleeping (cfg.poll_ns) */
 	__u32 nr_aborted; /* tags whose FETCH was aborted */
 	__u32 nr_inflight; /* requests BPF started and has not committed */
 	struct ublk_bpf_tag tags[UBLK_BPF_MAX_DEPTH];

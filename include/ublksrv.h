@@ -157,6 +157,8 @@ struct ublk_tgt_opt {
 };
 
 /* Everything `ublk add` can say about a device, whatever its target. */
+#define UBLK_BPF_MAX_POLL_US 10000
+
 struct ublk_dev_opts {
 	const struct ublk_tgt_ops *tgt;
 	int dev_id; /* -1: let the kernel choose */
@@ -174,6 +176,8 @@ struct ublk_dev_opts {
 	unsigned int bpf_redirect_every; /* debug: every Nth request to us */
 	unsigned int bpf_split_bytes; /* debug: split at this boundary */
 	bool bpf_eagain; /* debug: hand debug-redirected requests back */
+	/* io_uring backend: the queue loop polls this long after work (0: sleeps) */
+	unsigned int bpf_poll_us; /* at most UBLK_BPF_MAX_POLL_US */
 	/*
 	 * The options that created the device, stored verbatim in the state
 	 * file: `ublk recover` parses them again, so every option (present or
@@ -306,6 +310,7 @@ struct ublk_dev {
 	char bpf_note[160]; /* why --bpf=auto chose the userspace path */
 	unsigned int bpf_redirect_every, bpf_split_bytes;
 	bool bpf_eagain;
+	unsigned int bpf_poll_us;
 	int cdev_fd;
 	int nr_queues_started;
 	struct ublk_queue *queues;

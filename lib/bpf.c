@@ -198,6 +198,7 @@ static void ublk_bpf_fill_cfg(struct ublk_queue *q, struct ublk_bpf_cfg *cfg)
 	cfg->redirect_every = dev->bpf_redirect_every;
 	cfg->split_bytes = dev->bpf_split_bytes;
 	cfg->tgt_fd = ublk_tgt_fixed_fd(0);
+	cfg->poll_ns = dev->bpf_poll_us * 1000ULL;
 }
 
 /*
@@ -434,6 +435,7 @@ bool ublk_bpf_queue_stats(const struct ublk_queue *q, struct ublk_bpf_stats *st)
 	st->nr_redirect = sh->nr_redirect;
 	st->nr_retry = sh->nr_retry;
 	st->nr_split = sh->nr_split;
+	st->nr_polls = sh->nr_polls;
 	return true;
 }
 

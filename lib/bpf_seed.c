@@ -188,6 +188,7 @@ bool ublk_bpf_seed_stats(const struct ublk_queue *q, struct ublk_bpf_stats *st)
 	st->nr_redirect = __atomic_load_n(&sq->nr_redirect, __ATOMIC_RELAXED);
 	st->nr_retry = __atomic_load_n(&sq->nr_retry, __ATOMIC_RELAXED);
 	st->nr_split = __atomic_load_n(&sq->nr_split, __ATOMIC_RELAXED);
+	st->nr_polls = 0; /* the seed program runs in the submitter: nothing polls */
 	return true;
 }
 

@@ -74,6 +74,11 @@ static int ublk_dev_check_opts(struct ublk_dev *dev, const struct ublk_dev_opts 
 			opts->bpf_split_bytes, opts->depth, UBLK_MAX_CQ_ENTRIES);
 		return -EINVAL;
 	}
+	if (opts->bpf_poll_us > UBLK_BPF_MAX_POLL_US) {
+		ublk_dev_err(dev, "--bpf_poll_us %u: at most %d", opts->bpf_poll_us,
+			     UBLK_BPF_MAX_POLL_US);
+		return -EINVAL;
+	}
 	if (opts->dev_id < -1 || opts->dev_id >= (1 << 20)) {
 		ublk_dev_err(dev, "device id %d out of range", opts->dev_id);
 		return -EINVAL;
@@ -281,6 +286,7 @@ static int ublk_dev_choose_path(struct ublk_dev *dev, const struct ublk_dev_opts
 	dev->bpf_redirect_every = opts->bpf_redirect_every;
 	dev->bpf_split_bytes = opts->bpf_split_bytes;
 	dev->bpf_eagain = opts->bpf_eagain;
+	dev->bpf_poll_us = opts->bpf_poll_us;
 	if (opts->bpf == UBLK_BPF_OFF)
 		return 0;
 	ret = ublk_dev_bpf_unavailable(dev, opts, features, why, sizeof(why));
@@ -533,7 +539,7 @@ static void ublk_dev_refresh_state(struct ublk_dev *dev)
 
 		ublk_bpf_queue_stats(q, &st);
 		sum += q->nr_io + q->nr_io_err + st.nr_bpf + st.nr_redirect + st.nr_retry +
-		       st.nr_split;
+		       st.nr_split + st.nr_polls;
 	}
 	if (sum == dev->stats_sum)
 		return;

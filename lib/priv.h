@@ -25,6 +25,7 @@ static inline bool ublk_dev_bpf_ring(const struct ublk_dev *dev)
 /* bpf.c: the BPF fast path of a queue (stubs without HAVE_BPF) */
 struct ublk_bpf_stats {
 	__u64 nr_bpf, nr_redirect, nr_retry, nr_split;
+	__u64 nr_polls; /* io_uring backend: loop steps that polled (--bpf_poll_us) */
 };
 
 unsigned int ublk_bpf_ring_flags(void);

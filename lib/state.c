@@ -96,7 +96,7 @@ static int ublk_json_cpus(json_t *obj, const cpu_set_t *set)
 /* Requests served per path: the proof of where the I/O went. */
 static int ublk_json_queue_stats(json_t *obj, const struct ublk_queue *q)
 {
-	struct ublk_bpf_stats st;
+	struct ublk_bpf_stats st = {};
 	int ret;
 
 	ret = obj_set(obj, "nr_io_daemon", json_integer(q->nr_io));
@@ -104,9 +104,10 @@ static int ublk_json_queue_stats(json_t *obj, const struct ublk_queue *q)
 	if (ret || !ublk_bpf_queue_stats(q, &st))
 		return ret;
 	return obj_set(obj, "bpf",
-		       json_pack("{s:I, s:I, s:I, s:I}", "nr_io", (json_int_t)st.nr_bpf,
+		       json_pack("{s:I, s:I, s:I, s:I, s:I}", "nr_io", (json_int_t)st.nr_bpf,
 				 "nr_redirect", (json_int_t)st.nr_redirect, "nr_retry",
-				 (json_int_t)st.nr_retry, "nr_split", (json_int_t)st.nr_split));
+				 (json_int_t)st.nr_retry, "nr_split", (json_int_t)st.nr_split,
+				 "nr_polls", (json_int_t)st.nr_polls));
 }
 
 static json_t *ublk_json_queue(const struct ublk_queue *q)

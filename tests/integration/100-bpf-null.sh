@@ -16,6 +16,8 @@ grep -q "io path bpf ($(bpf_backend)) data mode $(bpf_data_mode)" <<<"$DEV_OUT" 
 
 fio_run rr "/dev/ublkb$id" --rw=randrw --bs=4k --iodepth=32 --runtime=3 --time_based
 assert_bpf_served_all "$id" rr
+# without --bpf_poll_us the loop sleeps as soon as it runs out of work
+[ "$(bpf_count "$id" nr_polls)" -eq 0 ] || fail "nr_polls is not 0 without --bpf_poll_us"
 ublk_del "$id"
 
 ublk_add -t null --size 256M --bpf --bpf_redirect 2 -q 2

@@ -652,6 +652,13 @@ static void test_bpf_unprivileged(void)
 	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf_redirect", "3"), "need --bpf");
 	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf", "--bpf_split", "1000"), "multiple of 512");
 	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf", "--bpf_eagain"), "--bpf_redirect");
+	CHECK(PARSE(&a, "-t", "null", "--bpf=iouring", "--bpf_poll_us", "50") == 0 &&
+	      a.opts.bpf_poll_us == 50);
+	CHECK(PARSE(&a, "-t", "null", "--bpf", "--bpf_poll_us", "10000") == 0 &&
+	      a.opts.bpf_poll_us == 10000);
+	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf", "--bpf_poll_us", "10001"), "in range");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf_poll_us", "5"), "--bpf_poll_us needs --bpf");
+	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf=seed", "--bpf_poll_us", "5"), "not --bpf=seed");
 	CHECK_ERR(PARSE(&a, "-t", "null", "--bpf", "--unprivileged"), "--unprivileged");
 	CHECK(PARSE(&a, "-t", "null", "--bpf=auto", "--unprivileged") == 0 &&
 	      a.opts.bpf == UBLK_BPF_OFF);
