@@ -3,9 +3,10 @@
 #
 # Where the time goes on the BPF path: run inside the VM
 # (`tests/vm/run.sh shell benchmarks/profile.sh`). For null_blk, ublk null
-# (userspace, zero copy) and ublk null --bpf: 4k randread qd32 for a few
-# seconds under `perf record -a -g`, the top kernel+user symbols, and for
-# --bpf the program's own run count and average run time (bpf_stats).
+# (userspace, zero copy), ublk null --bpf=iouring and, with the project's
+# module loaded, --bpf=seed: 4k randread qd32 for a few seconds under
+# `perf record -a -g`, the top kernel+user symbols, and for BPF the
+# program's own run count and run time (bpf_stats).
 # Output: /build/out/profile/ (or $1).
 set -uo pipefail
 export LC_ALL=C
@@ -39,12 +40,26 @@ ublk add -t null --size 1G -z >/dev/null
 profile ublk-null-z /dev/ublkb0
 ublk del -n 0
 
+# bpf_stats: how often each struct_ops program ran and for how long
+bpf_progs() {
+	bpftool prog show 2>/dev/null | grep -A1 '^[0-9]*: struct_ops' || true
+}
 sysctl -q kernel.bpf_stats_enabled=1
-ublk add -t null --size 1G --bpf >/dev/null
+ublk add -t null --size 1G --bpf=iouring >/dev/null
 profile ublk-null-bpf /dev/ublkb0
-bpftool prog show name ublk_loop_step >>"$out/summary.txt" 2>&1 || true
+bpf_progs >>"$out/summary.txt"
 sleep 1.2
 ublk list -n 0 | grep 'io:' >>"$out/summary.txt"
 ublk del -n 0
+
+# the seed backend, where the project's ublk_drv is loaded (kernel/)
+if ublk features | grep -q '^bpf backend ublk_bpf_ops: yes'; then
+	ublk add -t null --size 1G --bpf=seed >/dev/null
+	profile ublk-null-seed /dev/ublkb0
+	bpf_progs >>"$out/summary.txt"
+	sleep 1.2
+	ublk list -n 0 | grep 'io:' >>"$out/summary.txt"
+	ublk del -n 0
+fi
 sysctl -q kernel.bpf_stats_enabled=0
 cat "$out/summary.txt"

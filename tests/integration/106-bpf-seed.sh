@@ -5,7 +5,8 @@
 # and none seen by the daemon; the loop data verifies (crc32c) and the
 # backing file holds what was written; `ublk list` names the backend;
 # --bpf=iouring still serves on the same kernel; rmmod is refused while a
-# device exists; a program the kernel refuses fails `add` with one line.
+# device exists; a program the kernel refuses, or a module without BTF,
+# fails `add` with one line.
 # Without the module, --bpf=seed fails with one line naming ublk_bpf_ops
 # and leaves nothing behind (the only case that can run there).
 # timeout: 600
@@ -69,3 +70,16 @@ make_backing "$f" 8M
 expect_fail "seed program refused" env UBLK_TEST_BPF_BREAK=1 ublk add -t loop -f "$f" --bpf=seed
 grep -q 'cannot load the loop BPF program (ublk_bpf_ops)' "$T_WORK/.xf.err" ||
 	fail "the error should say the program could not be loaded: $(cat "$T_WORK/.xf.err")"
+
+# The module's BTF missing (a module built without it, or a kernel without
+# CONFIG_DEBUG_INFO_BTF_MODULES): hide /sys/kernel/btf/ublk_drv in a mount
+# namespace of its own, keep vmlinux's; --bpf=seed must refuse in one line.
+[ -r /sys/kernel/btf/ublk_drv ] || fail "the project module has no BTF (/sys/kernel/btf/ublk_drv)"
+mkdir "$T_WORK/btf"
+cp /sys/kernel/btf/vmlinux "$T_WORK/btf/vmlinux"
+expect_fail "--bpf=seed without the module's BTF" unshare -m sh -c \
+	"mount --bind '$T_WORK/btf' /sys/kernel/btf && exec ublk add -t loop -f '$f' --bpf=seed"
+grep -q 'no BTF has struct ublk_bpf_ops' "$T_WORK/.xf.err" ||
+	fail "the error should say the BTF is missing: $(cat "$T_WORK/.xf.err")"
+[ "$(wc -l <"$T_WORK/.xf.err")" -eq 1 ] ||
+	fail "expected one line on stderr: $(cat "$T_WORK/.xf.err")"
