@@ -132,9 +132,11 @@ static int ublk_recover_get_info(struct ublk_dev *dev, __u32 dev_id,
 /*
  * The device says how its data moves (its flags), whatever a probe of
  * this daemon's abilities would choose today: a device created on the
- * userspace path stays there, and one created with zero copy (the BPF
- * path needs it) keeps it, on the userspace path if BPF cannot be used now
- * and the options allowed that (--bpf=auto).
+ * userspace path stays there; one bound to the seed's ublk_bpf_ops
+ * (UBLK_F_BPF_OPS) is served by that backend again; one created with zero
+ * copy and no ops (the io_uring backend needs it) keeps it, on the
+ * userspace path if BPF cannot be used now and the options allowed that
+ * (--bpf=auto).
  */
 static void ublk_recover_follow_flags(struct ublk_dev_opts *o, __u64 flags)
 {
@@ -144,7 +146,13 @@ static void ublk_recover_follow_flags(struct ublk_dev_opts *o, __u64 flags)
 		o->data_mode = UBLK_DATA_AUTO_ZC;
 	else
 		o->data_mode = UBLK_DATA_COPY;
-	if (!(flags & UBLK_F_AUTO_BUF_REG))
+	if (o->bpf == UBLK_BPF_OFF)
+		return;
+	if (flags & UBLK_F_BPF_OPS)
+		o->bpf_backend = UBLK_BPF_BACKEND_SEED;
+	else if (flags & UBLK_F_AUTO_BUF_REG)
+		o->bpf_backend = UBLK_BPF_BACKEND_IOURING;
+	else
 		o->bpf = UBLK_BPF_OFF;
 }
 
