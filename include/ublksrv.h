@@ -438,6 +438,14 @@ static inline __u64 ublk_user_copy_pos(__u16 q_id, __u16 tag)
 struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q);
 /* Commit @res for @tag and fetch its next request. */
 void ublk_complete_io(struct ublk_queue *q, int tag, int res);
+/*
+ * User copy: copy @len bytes from @buf to the start of request @tag's data
+ * (@to_request, a READ's data) or from there to @buf (a WRITE's), with
+ * pwrite/pread on /dev/ublkcN in the calling queue thread: the kernel's side
+ * is a memcpy that does not block. Short transfers are continued, EINTR is
+ * retried. Returns @len, or -errno (-EIO if the request has less data).
+ */
+int ublk_user_copy(struct ublk_queue *q, int tag, void *buf, unsigned int len, bool to_request);
 
 #pragma GCC visibility pop
 

@@ -3,10 +3,11 @@
  * loop: serve a regular file or a block device. All backing I/O goes through
  * the queue's io_uring (fixed file 1), O_DIRECT unless --buffered_io.
  *
- * Data modes: copy reads/writes the per-tag buffer; user copy moves the data
- * between that buffer and the request with a linked pair of SQEs on
- * /dev/ublkcN; auto zero copy uses READ_FIXED/WRITE_FIXED on the request's
- * own pages, registered by the kernel at buffer index == tag.
+ * Data modes: copy reads/writes the per-tag buffer; user copy does too, and
+ * moves the data between that buffer and the request in the queue thread
+ * (ublk_user_copy(): before a WRITE, after a READ); auto zero copy uses
+ * READ_FIXED/WRITE_FIXED on the request's own pages, registered by the
+ * kernel at buffer index == tag.
  */
 #include "config.h"
 
@@ -43,10 +44,9 @@ UBLK_BPF_SEED_SKEL_OPEN(loop)
 
 #define LOOP_FD 0 /* index in dev->tgt.fds */
 
-/* sub-operation in user_data, to tell the CQEs of one request apart */
+/* sub-operation in user_data: what a CQE completes */
 enum {
 	LOOP_OP_BACKING = 1, /* read/write/fsync/fallocate on the backing file */
-	LOOP_OP_COPY, /* user copy between buffer and request */
 	LOOP_OP_ZERO_RANGE, /* may fall back to punching a hole */
 };
 
@@ -298,8 +298,8 @@ static void loop_prep_sqe(struct ublk_queue *q, struct io_uring_sqe *sqe, int ta
 }
 
 /* Read or write the backing file from/to the per-tag buffer or the request. */
-static struct io_uring_sqe *loop_queue_rw(struct ublk_queue *q, int tag,
-					  const struct ublksrv_io_desc *iod, bool write)
+static void loop_queue_rw(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod,
+			  bool write)
 {
 	struct io_uring_sqe *sqe = ublk_queue_get_sqe(q);
 	unsigned int len = iod->nr_sectors << 9;
@@ -320,42 +320,21 @@ static struct io_uring_sqe *loop_queue_rw(struct ublk_queue *q, int tag,
 	if (write && (iod->op_flags & UBLK_IO_F_FUA))
 		sqe->rw_flags = RWF_DSYNC;
 	loop_prep_sqe(q, sqe, tag, LOOP_OP_BACKING);
-	return sqe;
-}
-
-/* User copy: move data between the per-tag buffer and the request. */
-static struct io_uring_sqe *loop_queue_copy(struct ublk_queue *q, int tag,
-					    const struct ublksrv_io_desc *iod, bool to_request)
-{
-	struct io_uring_sqe *sqe = ublk_queue_get_sqe(q);
-	unsigned int len = iod->nr_sectors << 9;
-	__u64 pos = ublk_user_copy_pos(q->q_id, tag);
-
-	/* fixed file 0 is /dev/ublkcN */
-	if (to_request)
-		io_uring_prep_write(sqe, 0, q->ios[tag].buf, len, pos);
-	else
-		io_uring_prep_read(sqe, 0, q->ios[tag].buf, len, pos);
-	loop_prep_sqe(q, sqe, tag, LOOP_OP_COPY);
-	return sqe;
 }
 
 static int loop_queue_read_write(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod,
 				 bool write)
 {
-	if (q->dev->data_mode != UBLK_DATA_USER_COPY) {
-		loop_queue_rw(q, tag, iod, write);
-		return 1;
+	int ret;
+
+	/* user copy: the request's data into the buffer first (a READ's: loop_io_done()) */
+	if (write && q->dev->data_mode == UBLK_DATA_USER_COPY) {
+		ret = ublk_user_copy(q, tag, q->ios[tag].buf, iod->nr_sectors << 9, false);
+		if (ret < 0)
+			return ret;
 	}
-	/* links stop the second SQE from running if the first one fails */
-	if (write) {
-		loop_queue_copy(q, tag, iod, false)->flags |= IOSQE_IO_LINK;
-		loop_queue_rw(q, tag, iod, true);
-	} else {
-		loop_queue_rw(q, tag, iod, false)->flags |= IOSQE_IO_LINK;
-		loop_queue_copy(q, tag, iod, true);
-	}
-	return 2;
+	loop_queue_rw(q, tag, iod, write);
+	return 1;
 }
 
 static int loop_queue_fallocate(struct ublk_queue *q, int tag, const struct ublksrv_io_desc *iod,
@@ -420,33 +399,26 @@ static int loop_short(const struct ublk_queue *q, const struct ublksrv_io_desc *
 	return q->dev->data_mode == UBLK_DATA_COPY ? res & ~511 : -EIO;
 }
 
+/* The one SQE a request has in flight at a time has completed. */
 static void loop_io_done(struct ublk_queue *q, int tag, const struct io_uring_cqe *cqe)
 {
 	const struct ublksrv_io_desc *iod = &q->iods[tag];
-	unsigned int sub_op = ublk_ud_op(cqe->user_data);
 	struct ublk_io *io = &q->ios[tag];
 	int res = cqe->res;
 
 	io->pending--;
 	/* some filesystems (tmpfs) cannot zero a range in place */
-	if (sub_op == LOOP_OP_ZERO_RANGE && res == -EOPNOTSUPP) {
+	if (ublk_ud_op(cqe->user_data) == LOOP_OP_ZERO_RANGE && res == -EOPNOTSUPP) {
 		loop_queue_fallocate(q, tag, iod, FALLOC_FL_PUNCH_HOLE, LOOP_OP_BACKING);
 		return;
 	}
-	/* the first error wins; a cancelled link is a consequence, not a cause */
-	if (res < 0 && (io->result >= 0 || io->result == -ECANCELED))
-		io->result = res;
-	else if (res >= 0 && sub_op == LOOP_OP_BACKING && io->result >= 0)
-		io->result = loop_short(q, iod, res);
-	else if (res >= 0 && sub_op == LOOP_OP_COPY && (unsigned int)res != iod->nr_sectors << 9 &&
-		 io->result >= 0)
-		io->result = -EIO;
-
-	if (io->pending)
-		return;
-	if (io->result == -ECANCELED)
-		io->result = -EIO;
-	ublk_complete_io(q, tag, io->result);
+	if (res >= 0)
+		res = loop_short(q, iod, res);
+	/* user copy: a full READ's data from the buffer into the request */
+	if (res > 0 && q->dev->data_mode == UBLK_DATA_USER_COPY &&
+	    ublksrv_get_op(iod) == UBLK_IO_OP_READ)
+		res = ublk_user_copy(q, tag, io->buf, res, true);
+	ublk_complete_io(q, tag, res);
 }
 
 static int loop_dump_json(const struct ublk_dev *dev, json_t *obj)

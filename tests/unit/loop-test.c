@@ -24,7 +24,7 @@
 #include "check.h"
 
 #define DEPTH 4
-#define Q_ID 3
+#define Q_ID 1 /* user-copy positions stay within any file size limit */
 #define BUF_SIZE (64U << 10) /* per tag */
 #define FILE_SIZE (1U << 20)
 
@@ -35,6 +35,9 @@ static struct ublksrv_io_desc iods[DEPTH];
 static char *bufs;
 static char tmpdir[PATH_MAX];
 static char img[PATH_MAX + 16];
+/* a sparse file stands in for /dev/ublkcN: dev.cdev_fd, fixed file 0 */
+static char cdev_path[PATH_MAX + 16];
+static int cdev_fd = -1;
 
 static void *buf_of(int tag)
 {
@@ -57,7 +60,7 @@ static void setup(enum ublk_data_mode mode)
 	memset(iods, 0, sizeof(iods));
 	dev.ops = &loop_tgt_ops;
 	dev.data_mode = mode;
-	dev.cdev_fd = -1;
+	dev.cdev_fd = cdev_fd;
 	dev.params.basic.logical_bs_shift = 9; /* as ublk_dev_create() does */
 	/* as loop_init() says for a file that can punch holes */
 	dev.params.discard.max_discard_sectors = UINT_MAX >> 9;
@@ -396,6 +399,103 @@ static void test_init_errors(void)
 		check_init_fails(__LINE__, "/dev/null", EINVAL, "not a regular file");
 }
 
+/* ---- data helpers ------------------------------------------------------- */
+
+static void fill(void *p, size_t len, unsigned int seed)
+{
+	unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		seed = seed * 1103515245 + 12345;
+		b[i] = seed >> 16;
+	}
+}
+
+static bool file_has(int fd, __u64 off, const void *want, size_t len)
+{
+	char *got = malloc(len);
+	bool ok;
+
+	if (!got) {
+		perror("malloc");
+		exit(2);
+	}
+	ok = pread(fd, got, len, off) == (ssize_t)len && !memcmp(got, want, len);
+	free(got);
+	return ok;
+}
+
+static bool file_is_zero(int fd, __u64 off, size_t len)
+{
+	char *zero = calloc(1, len);
+	bool ok;
+
+	if (!zero) {
+		perror("calloc");
+		exit(2);
+	}
+	ok = file_has(fd, off, zero, len);
+	free(zero);
+	return ok;
+}
+
+/*
+ * pread/pwrite are wrapped (-Wl,--wrap in Makefile.am): on inject.fd, the
+ * next inject.eintr calls fail with EINTR and each transfers at most
+ * inject.max bytes (0: all), so that the user copy's loop is seen to work.
+ */
+static struct {
+	int fd;
+	int eintr;
+	size_t max;
+	int calls;
+} inject = { .fd = -2 };
+
+ssize_t __real_pread(int fd, void *buf, size_t count, off_t off);
+ssize_t __real_pwrite(int fd, const void *buf, size_t count, off_t off);
+ssize_t __wrap_pread(int fd, void *buf, size_t count, off_t off);
+ssize_t __wrap_pwrite(int fd, const void *buf, size_t count, off_t off);
+
+static void inject_on(int fd, int eintr, size_t max)
+{
+	inject.fd = fd;
+	inject.eintr = eintr;
+	inject.max = max;
+	inject.calls = 0;
+}
+
+static void inject_off(void)
+{
+	inject.fd = -2;
+}
+
+/* Whether to fail this call with EINTR; else the count to pass on. */
+static bool inject_call(int fd, size_t *count)
+{
+	if (fd != inject.fd)
+		return false;
+	inject.calls++;
+	if (inject.eintr > 0) {
+		inject.eintr--;
+		errno = EINTR;
+		return true;
+	}
+	if (inject.max && *count > inject.max)
+		*count = inject.max;
+	return false;
+}
+
+ssize_t __wrap_pread(int fd, void *buf, size_t count, off_t off)
+{
+	return inject_call(fd, &count) ? -1 : __real_pread(fd, buf, count, off);
+}
+
+ssize_t __wrap_pwrite(int fd, const void *buf, size_t count, off_t off)
+{
+	return inject_call(fd, &count) ? -1 : __real_pwrite(fd, buf, count, off);
+}
+
 /* ---- queue_io: the SQEs of each request --------------------------------- */
 
 static void test_copy_mode(void)
@@ -446,114 +546,210 @@ static void test_copy_mode(void)
 	CHECK(done_res(1) == 512);
 }
 
-static void test_user_copy_mode(void)
+/* Fill @len bytes of the fake /dev/ublkcN at @pos with byte @c. */
+static void cdev_set(__u64 pos, size_t len, int c)
 {
-	__u64 pos;
+	static char b[BUF_SIZE];
 
-	/* READ: backing file -> buffer, linked to buffer -> request */
-	setup(UBLK_DATA_USER_COPY);
-	pos = ublk_user_copy_pos(Q_ID, 2);
-	CHECK(pos == UBLKSRV_IO_BUF_OFFSET + (3ULL << UBLK_QID_OFF) + (2ULL << UBLK_TAG_OFF));
-	CHECK(start(2, UBLK_IO_OP_READ, 16, 8) == 2);
-	CHECK(fake.nr_sqes == 2);
-	CHECK_SQE(0, .opcode = IORING_OP_READ, .fd = 1, .flags = IOSQE_FIXED_FILE | IOSQE_IO_LINK,
-		  .addr = addr_of(2), .len = 4096, .off = 16 * 512, .tag = 2);
-	CHECK_SQE(1, .opcode = IORING_OP_WRITE, .fd = 0, .flags = IOSQE_FIXED_FILE,
-		  .addr = addr_of(2), .len = 4096, .off = pos, .tag = 2);
-	CHECK(ublk_ud_op(fake.sqes[0].user_data) != ublk_ud_op(fake.sqes[1].user_data));
-	CHECK(ios[2].pending == 2);
-	cqe(0, 4096);
-	CHECK(fake.nr_done == 0);
-	CHECK(ios[2].pending == 1);
-	cqe(1, 4096);
-	CHECK(done_res(2) == 4096);
-
-	/* WRITE: request -> buffer, linked to buffer -> backing file, FUA */
-	setup(UBLK_DATA_USER_COPY);
-	pos = ublk_user_copy_pos(Q_ID, 1);
-	CHECK(start(1, UBLK_IO_OP_WRITE | UBLK_IO_F_FUA, 24, 16) == 2);
-	CHECK(fake.nr_sqes == 2);
-	CHECK_SQE(0, .opcode = IORING_OP_READ, .fd = 0, .flags = IOSQE_FIXED_FILE | IOSQE_IO_LINK,
-		  .addr = addr_of(1), .len = 8192, .off = pos, .tag = 1);
-	CHECK_SQE(1, .opcode = IORING_OP_WRITE, .fd = 1, .flags = IOSQE_FIXED_FILE,
-		  .addr = addr_of(1), .len = 8192, .off = 24 * 512, .rw_flags = RWF_DSYNC,
-		  .tag = 1);
-	cqe(0, 8192);
-	CHECK(fake.nr_done == 0);
-	cqe(1, 8192);
-	CHECK(done_res(1) == 8192);
-
-	/* plain WRITE has no RWF_DSYNC on either SQE */
-	setup(UBLK_DATA_USER_COPY);
-	CHECK(start(0, UBLK_IO_OP_WRITE, 0, 1) == 2);
-	CHECK(fake.sqes[0].rw_flags == 0 && fake.sqes[1].rw_flags == 0);
+	memset(b, c, len);
+	CHECK(pwrite(cdev_fd, b, len, pos) == (ssize_t)len);
 }
 
-/* Result of a user-copy request whose two CQEs (in SQE order) get r0, r1. */
-static int user_copy_result(__u32 op, int r0, int r1, bool reverse)
+static bool cdev_is(__u64 pos, size_t len, int c)
+{
+	static char b[BUF_SIZE];
+
+	memset(b, c, len);
+	return file_has(cdev_fd, pos, b, len);
+}
+
+static void test_user_copy_mode(void)
+{
+	static char pat[2 * 4096];
+	__u64 pos;
+
+	/* the window of tag 2 on queue 3 */
+	CHECK(ublk_user_copy_pos(3, 2) ==
+	      UBLKSRV_IO_BUF_OFFSET + (3ULL << UBLK_QID_OFF) + (2ULL << UBLK_TAG_OFF));
+
+	/* READ: backing file -> buffer (one SQE), then buffer -> request here */
+	setup(UBLK_DATA_USER_COPY);
+	pos = ublk_user_copy_pos(Q_ID, 2);
+	cdev_set(pos, 4096, 0x11);
+	CHECK(start(2, UBLK_IO_OP_READ, 16, 8) == 1);
+	CHECK(fake.nr_sqes == 1);
+	CHECK_SQE(0, .opcode = IORING_OP_READ, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .addr = addr_of(2), .len = 4096, .off = 16 * 512, .tag = 2);
+	CHECK(ios[2].pending == 1);
+	CHECK(cdev_is(pos, 4096, 0x11)); /* nothing copied before the data is there */
+	fill(buf_of(2), 4096, 5); /* what the backing read brought */
+	cqe(0, 4096);
+	CHECK(done_res(2) == 4096);
+	CHECK(file_has(cdev_fd, pos, buf_of(2), 4096));
+	CHECK(fake.nr_sqes == 1);
+
+	/* WRITE with FUA: request -> buffer here, then buffer -> backing file */
+	setup(UBLK_DATA_USER_COPY);
+	pos = ublk_user_copy_pos(Q_ID, 1);
+	fill(pat, sizeof(pat), 6);
+	CHECK(pwrite(cdev_fd, pat, sizeof(pat), pos) == (ssize_t)sizeof(pat));
+	memset(buf_of(1), 0, sizeof(pat));
+	CHECK(start(1, UBLK_IO_OP_WRITE | UBLK_IO_F_FUA, 24, 16) == 1);
+	CHECK(!memcmp(buf_of(1), pat, sizeof(pat)));
+	CHECK(fake.nr_sqes == 1);
+	CHECK_SQE(0, .opcode = IORING_OP_WRITE, .fd = 1, .flags = IOSQE_FIXED_FILE,
+		  .addr = addr_of(1), .len = 8192, .off = 24 * 512, .rw_flags = RWF_DSYNC,
+		  .tag = 1);
+	CHECK(fake.nr_done == 0);
+	cqe(0, 8192);
+	CHECK(done_res(1) == 8192);
+
+	/* plain WRITE has no RWF_DSYNC */
+	setup(UBLK_DATA_USER_COPY);
+	CHECK(start(0, UBLK_IO_OP_WRITE, 0, 1) == 1);
+	CHECK(fake.nr_sqes == 1 && fake.sqes[0].rw_flags == 0);
+
+	/* short transfers are continued and EINTR is retried, both ways */
+	setup(UBLK_DATA_USER_COPY);
+	pos = ublk_user_copy_pos(Q_ID, 0);
+	fill(pat, sizeof(pat), 7);
+	CHECK(pwrite(cdev_fd, pat, sizeof(pat), pos) == (ssize_t)sizeof(pat));
+	memset(buf_of(0), 0, sizeof(pat));
+	inject_on(cdev_fd, 2, 1000);
+	CHECK(start(0, UBLK_IO_OP_WRITE, 0, 16) == 1);
+	CHECK(inject.calls == 2 + 9); /* 2 EINTR, 8 x 1000 + 192 */
+	inject_off();
+	CHECK(!memcmp(buf_of(0), pat, sizeof(pat)));
+	cqe(0, 8192);
+	CHECK(done_res(0) == 8192);
+
+	setup(UBLK_DATA_USER_COPY);
+	cdev_set(pos, sizeof(pat), 0);
+	CHECK(start(0, UBLK_IO_OP_READ, 0, 16) == 1);
+	fill(buf_of(0), sizeof(pat), 8);
+	inject_on(cdev_fd, 1, 3000);
+	cqe(0, 8192);
+	CHECK(inject.calls == 1 + 3);
+	inject_off();
+	CHECK(done_res(0) == 8192);
+	CHECK(file_has(cdev_fd, pos, buf_of(0), sizeof(pat)));
+}
+
+/* A user-copy READ of 8 sectors at tag 3 whose backing read gives @res. */
+static int user_copy_read(int res)
 {
 	setup(UBLK_DATA_USER_COPY);
-	CHECK(start(3, op, 8, 8) == 2);
-	if (reverse) {
-		cqe(1, r1);
-		CHECK(fake.nr_done == 0);
-		cqe(0, r0);
-	} else {
-		cqe(0, r0);
-		CHECK(fake.nr_done == 0);
-		cqe(1, r1);
-	}
+	cdev_set(ublk_user_copy_pos(Q_ID, 3), 4096, 0x33);
+	CHECK(start(3, UBLK_IO_OP_READ, 8, 8) == 1);
+	fill(buf_of(3), 4096, 9);
+	cqe(0, res);
 	return done_res(3);
 }
 
-static void test_user_copy_results(void)
+/* A user-copy WRITE of 8 sectors at tag 3 whose copy from the request fails. */
+static int user_copy_write_fails(int fd)
 {
-	const __u32 R = UBLK_IO_OP_READ, W = UBLK_IO_OP_WRITE;
+	int ret;
 
-	/* both succeed: the backing byte count */
-	CHECK(user_copy_result(R, 4096, 4096, false) == 4096);
-	CHECK(user_copy_result(W, 4096, 4096, false) == 4096);
-	/*
-	 * a short backing read fails: in user copy the kernel ends the whole
-	 * request on any non-negative result (only copy mode takes a prefix)
-	 */
-	CHECK(user_copy_result(R, 2048, 4096, false) == -EIO);
-	/* the first error wins over the cancelled link */
-	CHECK(user_copy_result(R, -EIO, -ECANCELED, false) == -EIO);
-	CHECK(user_copy_result(R, -EIO, -ECANCELED, true) == -EIO);
-	CHECK(user_copy_result(W, -EFAULT, -ECANCELED, false) == -EFAULT);
-	CHECK(user_copy_result(W, -EFAULT, -ECANCELED, true) == -EFAULT);
-	CHECK(user_copy_result(W, 4096, -ENOSPC, false) == -ENOSPC);
-	CHECK(user_copy_result(R, 4096, -EFAULT, false) == -EFAULT);
-	/* a cancellation alone becomes -EIO */
-	CHECK(user_copy_result(R, -ECANCELED, -ECANCELED, false) == -EIO);
-	CHECK(user_copy_result(R, 4096, -ECANCELED, false) == -EIO);
-	/* a short copy to or from the request is an error */
-	CHECK(user_copy_result(R, 4096, 2048, false) == -EIO);
-	CHECK(user_copy_result(W, 2048, -ECANCELED, false) == -EIO);
-	CHECK(user_copy_result(W, 2048, 4096, false) == -EIO);
-	CHECK(user_copy_result(W, 0, 4096, false) == -EIO);
+	setup(UBLK_DATA_USER_COPY);
+	dev.cdev_fd = fd;
+	ret = start(3, UBLK_IO_OP_WRITE, 8, 8);
+	/* nothing queued: the library completes the request with ret */
+	CHECK(fake.nr_sqes == 0);
+	CHECK(fake.nr_done == 0);
+	CHECK(ios[3].pending == 0);
+	return ret;
+}
+
+static void test_user_copy_errors(void)
+{
+	char path[PATH_MAX + 16];
+	__u64 pos = ublk_user_copy_pos(Q_ID, 3);
+	int ro, wo, closed, fd;
+
+	/* READ: a failed or short backing read fails it, and nothing is copied */
+	CHECK(user_copy_read(-EIO) == -EIO);
+	CHECK(cdev_is(pos, 4096, 0x33));
+	CHECK(user_copy_read(2048) == -EIO);
+	CHECK(cdev_is(pos, 4096, 0x33));
+	CHECK(user_copy_read(0) == -EIO);
+	CHECK(cdev_is(pos, 4096, 0x33));
+	CHECK(user_copy_read(4096) == 4096);
+	CHECK(file_has(cdev_fd, pos, buf_of(3), 4096));
+
+	/* WRITE: a failed or short backing write */
+	setup(UBLK_DATA_USER_COPY);
+	CHECK(start(3, UBLK_IO_OP_WRITE, 8, 8) == 1);
+	cqe(0, -ENOSPC);
+	CHECK(done_res(3) == -ENOSPC);
+	setup(UBLK_DATA_USER_COPY);
+	CHECK(start(3, UBLK_IO_OP_WRITE, 8, 8) == 1);
+	cqe(0, 2048);
+	CHECK(done_res(3) == -EIO);
+
+	/* the copy fails: its errno fails the request */
+	ro = open(cdev_path, O_RDONLY | O_CLOEXEC);
+	wo = open(cdev_path, O_WRONLY | O_CLOEXEC);
+	closed = dup(cdev_fd);
+	CHECK(ro >= 0 && wo >= 0 && closed >= 0 && close(closed) == 0);
+	CHECK(user_copy_write_fails(wo) == -EBADF);
+	CHECK(user_copy_write_fails(closed) == -EBADF);
+	CHECK(user_copy_write_fails(-1) == -EBADF);
+
+	setup(UBLK_DATA_USER_COPY);
+	dev.cdev_fd = ro;
+	CHECK(start(3, UBLK_IO_OP_READ, 8, 8) == 1);
+	cqe(0, 4096);
+	CHECK(done_res(3) == -EBADF);
+	setup(UBLK_DATA_USER_COPY);
+	dev.cdev_fd = closed;
+	CHECK(start(3, UBLK_IO_OP_READ, 8, 8) == 1);
+	cqe(0, 4096);
+	CHECK(done_res(3) == -EBADF);
+
+	/* a request with less data than asked for (pread returns 0): -EIO */
+	snprintf(path, sizeof(path), "%s/short", tmpdir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CHECK(fd >= 0 && ftruncate(fd, pos + 2048) == 0);
+	inject_on(fd, 0, 0);
+	CHECK(user_copy_write_fails(fd) == -EIO);
+	CHECK(inject.calls == 2); /* 2048 bytes, then 0 */
+	inject_off();
+
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	if (ro >= 0)
+		close(ro);
+	if (wo >= 0)
+		close(wo);
 }
 
 /* Two requests in flight at once are kept apart. */
 static void test_interleaved(void)
 {
+	static char pat[4096];
+
 	setup(UBLK_DATA_USER_COPY);
-	CHECK(start(0, UBLK_IO_OP_READ, 0, 8) == 2);
-	CHECK(start(1, UBLK_IO_OP_WRITE, 8, 8) == 2);
-	CHECK(fake.nr_sqes == 4);
+	fill(pat, sizeof(pat), 10);
+	CHECK(pwrite(cdev_fd, pat, sizeof(pat), ublk_user_copy_pos(Q_ID, 1)) ==
+	      (ssize_t)sizeof(pat));
+	CHECK(start(0, UBLK_IO_OP_READ, 0, 8) == 1);
+	CHECK(start(1, UBLK_IO_OP_WRITE, 8, 8) == 1);
+	CHECK(!memcmp(buf_of(1), pat, sizeof(pat)));
+	CHECK(fake.nr_sqes == 2);
 	CHECK(q.tgt_inflight == 2);
-	cqe(2, 4096); /* tag 1 copy */
-	cqe(0, -EIO); /* tag 0 backing read */
-	CHECK(fake.nr_done == 0);
-	cqe(1, -ECANCELED); /* tag 0 copy */
+	fill(buf_of(0), 4096, 11);
+	cqe(1, 4096); /* tag 1 backing write */
 	CHECK(fake.nr_done == 1);
-	CHECK(fake.done[0].tag == 0 && fake.done[0].res == -EIO);
-	cqe(3, 4096); /* tag 1 backing write */
+	CHECK(fake.done[0].tag == 1 && fake.done[0].res == 4096);
+	cqe(0, 4096); /* tag 0 backing read */
 	CHECK(fake.nr_done == 2);
-	CHECK(fake.done[1].tag == 1 && fake.done[1].res == 4096);
+	CHECK(fake.done[1].tag == 0 && fake.done[1].res == 4096);
 	CHECK(fake.done[1].pending == 0);
 	CHECK(q.tgt_inflight == 0);
+	CHECK(file_has(cdev_fd, ublk_user_copy_pos(Q_ID, 0), buf_of(0), 4096));
+	CHECK(file_has(cdev_fd, ublk_user_copy_pos(Q_ID, 1), pat, sizeof(pat)));
 }
 
 static void test_auto_zc_mode(void)
@@ -724,52 +920,13 @@ static int run(int tag, __u32 op_flags, __u64 sector, __u32 nr_sectors)
 	return fake.nr_done == 1 ? fake.done[0].res : INT_MIN;
 }
 
-static void fill(void *p, size_t len, unsigned int seed)
-{
-	unsigned char *b = p;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		seed = seed * 1103515245 + 12345;
-		b[i] = seed >> 16;
-	}
-}
-
-static bool file_has(int fd, __u64 off, const void *want, size_t len)
-{
-	char *got = malloc(len);
-	bool ok;
-
-	if (!got) {
-		perror("malloc");
-		exit(2);
-	}
-	ok = pread(fd, got, len, off) == (ssize_t)len && !memcmp(got, want, len);
-	free(got);
-	return ok;
-}
-
-static bool file_is_zero(int fd, __u64 off, size_t len)
-{
-	char *zero = calloc(1, len);
-	bool ok;
-
-	if (!zero) {
-		perror("calloc");
-		exit(2);
-	}
-	ok = file_has(fd, off, zero, len);
-	free(zero);
-	return ok;
-}
-
 static void test_data(void)
 {
-	char cdev_path[PATH_MAX + 16];
 	const size_t len = 16 * 4096;
 	char *pattern = malloc(len);
+	__u64 pos2 = ublk_user_copy_pos(Q_ID, 2);
 	struct ublk_dev_opts o;
-	int fds[2], img_fd, cdev_fd, ret, nfd;
+	int fds[2], img_fd, ro, wo, ret, nfd;
 
 	if (!pattern) {
 		perror("malloc");
@@ -777,21 +934,20 @@ static void test_data(void)
 	}
 	nfd = count_fds();
 	setup(UBLK_DATA_COPY);
-	q.q_id = 1; /* user-copy positions stay within any file size limit */
 	opts_init(&o, img);
 	CHECK(loop_tgt_ops.init(&dev, &o) == 0);
 	if (!dev.tgt.priv)
 		goto out_free;
 
-	/* a sparse file stands in for /dev/ublkcN at fixed file 0 */
-	snprintf(cdev_path, sizeof(cdev_path), "%s/cdev", tmpdir);
-	cdev_fd = open(cdev_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	img_fd = open(img, O_RDWR | O_CLOEXEC);
-	CHECK(cdev_fd >= 0 && img_fd >= 0);
+	ro = open(cdev_path, O_RDONLY | O_CLOEXEC);
+	wo = open(cdev_path, O_WRONLY | O_CLOEXEC);
+	CHECK(img_fd >= 0 && ro >= 0 && wo >= 0);
 	ret = io_uring_queue_init(2 * DEPTH, &q.ring, 0);
 	CHECK(ret == 0);
-	if (cdev_fd < 0 || img_fd < 0 || ret)
+	if (img_fd < 0 || ro < 0 || wo < 0 || ret)
 		goto out_deinit;
+	/* registered as the library does, though loop has no use for fixed file 0 */
 	fds[0] = cdev_fd;
 	fds[1] = dev.tgt.fds[0];
 	ret = io_uring_register_files(&q.ring, fds, 2);
@@ -820,17 +976,34 @@ static void test_data(void)
 	/* user copy: request (the cdev file) <-> buffer <-> backing file */
 	dev.data_mode = UBLK_DATA_USER_COPY;
 	fill(pattern, len, 3);
-	CHECK(pwrite(cdev_fd, pattern, len, ublk_user_copy_pos(1, 0)) == (ssize_t)len);
+	CHECK(pwrite(cdev_fd, pattern, len, ublk_user_copy_pos(Q_ID, 0)) == (ssize_t)len);
 	CHECK(run(0, UBLK_IO_OP_WRITE, 256, len >> 9) == (int)len);
 	CHECK(file_has(img_fd, 256 * 512, pattern, len));
+	cdev_set(ublk_user_copy_pos(Q_ID, 3), len, 0);
 	CHECK(run(3, UBLK_IO_OP_READ, 256, len >> 9) == (int)len);
-	CHECK(file_has(cdev_fd, ublk_user_copy_pos(1, 3), pattern, len));
+	CHECK(file_has(cdev_fd, ublk_user_copy_pos(Q_ID, 3), pattern, len));
+
+	/* the request's data cannot be read: nothing is written */
+	dev.cdev_fd = wo;
+	CHECK(run(1, UBLK_IO_OP_WRITE, 256, 8) == -EBADF);
+	CHECK(file_has(img_fd, 256 * 512, pattern, len));
+	/* ... or cannot be written: the read is done, the request fails */
+	dev.cdev_fd = ro;
+	memset(buf_of(2), 0, 4096);
+	CHECK(run(2, UBLK_IO_OP_READ, 256, 8) == -EBADF);
+	CHECK(!memcmp(buf_of(2), pattern, 4096));
+	dev.cdev_fd = cdev_fd;
+
 	/*
-	 * Reading at the end (the block layer never asks): the short backing
-	 * read fails the link, so the request fails instead of being empty.
+	 * Reading across or at the end of the file (the block layer never
+	 * asks): the short backing read fails the request instead of handing
+	 * out unfilled pages, and nothing is copied.
 	 */
-	ret = run(2, UBLK_IO_OP_READ, FILE_SIZE >> 9, 8);
-	CHECK(ret == 0 || ret == -EIO);
+	cdev_set(pos2, 8192, 0x22);
+	CHECK(run(2, UBLK_IO_OP_READ, (FILE_SIZE >> 9) - 8, 16) == -EIO);
+	CHECK(cdev_is(pos2, 8192, 0x22));
+	CHECK(run(2, UBLK_IO_OP_READ, FILE_SIZE >> 9, 8) == -EIO);
+	CHECK(cdev_is(pos2, 8192, 0x22));
 
 	/* zeroing, in place and by punching holes */
 	CHECK(run(1, UBLK_IO_OP_WRITE_ZEROES | UBLK_IO_F_NOUNMAP, 256, 16) == 0);
@@ -845,11 +1018,12 @@ static void test_data(void)
 out_ring:
 	io_uring_queue_exit(&q.ring);
 out_deinit:
-	if (cdev_fd >= 0)
-		close(cdev_fd);
 	if (img_fd >= 0)
 		close(img_fd);
-	unlink(cdev_path);
+	if (ro >= 0)
+		close(ro);
+	if (wo >= 0)
+		close(wo);
 	loop_tgt_ops.deinit(&dev);
 out_free:
 	CHECK(count_fds() == nfd);
@@ -873,6 +1047,12 @@ int main(void)
 		return 2;
 	}
 	snprintf(img, sizeof(img), "%s/img", tmpdir);
+	snprintf(cdev_path, sizeof(cdev_path), "%s/cdev", tmpdir);
+	cdev_fd = open(cdev_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (cdev_fd < 0) {
+		perror(cdev_path);
+		return 2;
+	}
 	fd = open(img, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || ftruncate(fd, FILE_SIZE)) {
 		perror(img);
@@ -887,7 +1067,7 @@ int main(void)
 	test_init_errors();
 	test_copy_mode();
 	test_user_copy_mode();
-	test_user_copy_results();
+	test_user_copy_errors();
 	test_interleaved();
 	test_auto_zc_mode();
 	test_other_ops(UBLK_DATA_COPY);
@@ -895,6 +1075,8 @@ int main(void)
 	test_other_ops(UBLK_DATA_AUTO_ZC);
 	test_data();
 
+	close(cdev_fd);
+	unlink(cdev_path);
 	unlink(img);
 	rmdir(tmpdir);
 	free(bufs);
