@@ -34,7 +34,7 @@
 #   PATTERN       only configurations whose label matches one of these
 #                 extended regexps (default: all)
 #
-# The defaults (23 configurations x 4 workloads x 3 repetitions) take about
+# The defaults (24 configurations x 4 workloads x 3 repetitions) take about
 # 50 minutes in a 2-vCPU TCG guest.
 #
 # Method. All devices are set up first and stay live; then, for each
@@ -88,7 +88,8 @@ shift $((OPTIND - 1))
 # (null_blk via configfs), kloop (losetup --direct-io=on on the backing
 # file), kublk (`kublk add ARGUMENTS`), ublk (`ublk add ARGUMENTS`) or
 # ublk-unpinned (the same, then every daemon thread allowed on every CPU
-# again: how ublk ran before it bound queue threads to one CPU); @FILE@
+# again: how ublk ran before it bound queue threads to one CPU; measured in
+# docs/benchmarks.md, no default row now: add one to compare again); @FILE@
 # is the tmpfs backing file, @SIZE@ the size, @Q@ and @D@ the queues and
 # depth, @POLL@ the --bpf_poll_us window (-p). The first configuration of
 # a group is the baseline of the first ratio table; peers (comma-separated
@@ -105,6 +106,7 @@ CONFIGS=(
 	"kublk null -u      | null | kublk | -t null -q @Q@ -d @D@ -u"
 	"kublk null -b      | null | kublk | -t null -q @Q@ -d @D@ -b"
 	"ublk null          | null | ublk  | -t null --size @SIZE@ -q @Q@ -d @D@ | kublk null"
+	"ublk null -q 2     | null | ublk  | -t null --size @SIZE@ -q 2 -d @D@ | ublk null"
 	"ublk null --usercopy | null | ublk | -t null --size @SIZE@ -q @Q@ -d @D@ --usercopy | kublk null -u"
 	"ublk null -z       | null | ublk  | -t null --size @SIZE@ -q @Q@ -d @D@ -z | kublk null --auto_zc"
 	"ublk null --bpf=iouring | null | ublk | -t null --size @SIZE@ -q @Q@ -d @D@ --bpf=iouring | kublk null --auto_zc, ublk null -z"
@@ -115,8 +117,8 @@ CONFIGS=(
 	"kublk loop --auto_zc | loop | kublk | -t loop -q @Q@ -d @D@ --auto_zc @FILE@"
 	"kublk loop -u      | loop | kublk | -t loop -q @Q@ -d @D@ -u @FILE@"
 	"kublk loop -b      | loop | kublk | -t loop -q @Q@ -d @D@ -b @FILE@"
-	"ublk loop          | loop | ublk  | -t loop -f @FILE@ -q @Q@ -d @D@ | kublk loop, ublk loop unpinned"
-	"ublk loop unpinned | loop | ublk-unpinned | -t loop -f @FILE@ -q @Q@ -d @D@ | kublk loop"
+	"ublk loop          | loop | ublk  | -t loop -f @FILE@ -q @Q@ -d @D@ | kublk loop"
+	"ublk loop -q 2     | loop | ublk  | -t loop -f @FILE@ -q 2 -d @D@ | ublk loop"
 	"ublk loop --usercopy | loop | ublk | -t loop -f @FILE@ -q @Q@ -d @D@ --usercopy | kublk loop -u"
 	"ublk loop -z       | loop | ublk  | -t loop -f @FILE@ -q @Q@ -d @D@ -z | kublk loop --auto_zc"
 	"ublk loop --bpf=iouring | loop | ublk | -t loop -f @FILE@ -q @Q@ -d @D@ --bpf=iouring | kublk loop --auto_zc, ublk loop -z"
