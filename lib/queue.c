@@ -192,6 +192,16 @@ bool ublk_queue_fault(struct ublk_queue *q, __u64 nr_served)
 	return true;
 }
 
+/* Requests the seed backend's BPF served on this queue (0 without it). */
+static __u64 ublk_queue_nr_seed(const struct ublk_queue *q)
+{
+	struct ublk_bpf_stats st = {};
+
+	if (!q->dev->bpf_seed || !ublk_bpf_queue_stats(q, &st))
+		return 0;
+	return st.nr_bpf;
+}
+
 static void ublk_queue_loop(struct ublk_queue *q)
 {
 	while (!q->stopping && (q->cmd_inflight || q->tgt_inflight)) {
@@ -212,7 +222,7 @@ static void ublk_queue_loop(struct ublk_queue *q)
 			n++;
 		}
 		io_uring_cq_advance(&q->ring, n);
-		if (ublk_queue_fault(q, q->nr_io))
+		if (ublk_queue_fault(q, q->nr_io + ublk_queue_nr_seed(q)))
 			break;
 	}
 }
