@@ -259,8 +259,7 @@ static void ublk_bpf_submit_rw(struct ublk_bpf_io *io, struct file *file)
 		ublk_bpf_aio_done(&aio->iocb, ret);
 }
 
-/* What the kfuncs recorded during one callback: do it now, may sleep. */
-static void ublk_bpf_do_pending(struct ublk_bpf_io *io, struct file *file)
+static void __ublk_bpf_do_pending(struct ublk_bpf_io *io, struct file *file)
 {
 	struct request *req = ublk_bpf_req(io);
 	int ret;
@@ -285,6 +284,21 @@ static void ublk_bpf_do_pending(struct ublk_bpf_io *io, struct file *file)
 		if (ret)
 			ublk_bpf_set_err(io, ret);
 	}
+}
+
+/*
+ * What the kfuncs recorded during one callback: do it now, may sleep.
+ * ublk_queue_rqs() may run inside the flush of the submitter's plug, on
+ * the plug's own list: a bio for a backing block device plugged there
+ * would be dispatched as one of our requests. Submit unplugged.
+ */
+static void ublk_bpf_do_pending(struct ublk_bpf_io *io, struct file *file)
+{
+	struct blk_plug *plug = current->plug;
+
+	current->plug = NULL;
+	__ublk_bpf_do_pending(io, file);
+	current->plug = plug;
 }
 
 /* One callback call; the file is referenced for the pending work. */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -306,6 +307,30 @@ static int ublk_dev_choose_path(struct ublk_dev *dev, const struct ublk_dev_opts
 	return 0;
 }
 
+/*
+ * Copy and user copy give every tag a buffer of the largest request, and
+ * the kernel hands tags out in turn, so all of them end up resident under
+ * load: refuse what could not fit in RAM rather than be OOM-killed later.
+ */
+static int ublk_dev_check_bufs(struct ublk_dev *dev)
+{
+	__u64 need =
+		(__u64)dev->info.nr_hw_queues * dev->info.queue_depth * dev->info.max_io_buf_bytes;
+	struct sysinfo si;
+
+	if (dev->data_mode == UBLK_DATA_AUTO_ZC || sysinfo(&si))
+		return 0;
+	if (need <= (__u64)si.totalram * si.mem_unit)
+		return 0;
+	ublk_dev_err(
+		dev,
+		"%s mode needs a buffer of the largest request per tag: %u queues x depth %u x %u bytes = %llu MiB, more than the %llu MiB of RAM; lower -q, -d or --max_io_size, or use -z",
+		ublk_data_mode_name(dev->data_mode), dev->info.nr_hw_queues, dev->info.queue_depth,
+		dev->info.max_io_buf_bytes, (unsigned long long)(need >> 20),
+		(unsigned long long)((__u64)si.totalram * si.mem_unit >> 20));
+	return -ENOMEM;
+}
+
 /* What create and recover share: opts checked, dev->info filled, ctrl open. */
 int ublk_dev_setup(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 {
@@ -342,6 +367,7 @@ int ublk_dev_setup(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 	if (ret)
 		return ret;
 	ret = ublk_dev_choose_path(dev, opts, features);
+	ret = ret ?: ublk_dev_check_bufs(dev);
 	if (ret) {
 		ublk_ctrl_close(&dev->ctrl);
 		return ret;
