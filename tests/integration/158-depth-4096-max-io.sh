@@ -1,9 +1,12 @@
 #!/bin/bash
 # Proves a loop device at both limits at once, the kernel's largest queue
 # depth (4096, UBLK_MAX_QUEUE_DEPTH) and the daemon's largest request
-# (--max_io_size 32M; ublksrv's --max_io_buf_bytes spelling too), works in
-# copy mode, with zero copy (-z) and with --bpf (that part is skipped, and
-# the log says so, where the kernel has no BPF path):
+# (--max_io_size 32M; ublksrv's --max_io_buf_bytes spelling too), works
+# with zero copy (-z) and with --bpf -z (that part is skipped, and the log
+# says so, where the kernel has no BPF path); copy mode, which needs a
+# buffer of the largest request per tag (128 GiB here), is refused with one
+# line naming the need and the RAM where it does not fit, and served at
+# depth 4096 with 128 KiB requests (512 MiB of buffers), every tag used:
 # - `ublk add` refuses one step past either limit (-d 4097, 32 MiB + 4 KiB)
 #   cleanly, leaving nothing behind;
 # - the kernel took both: `ublk list` and `ublk list --json` show depth 4096
@@ -22,12 +25,15 @@
 # - 4 KiB random writes at iodepth 4096 (4 jobs x 1024) verify, with more
 #   than 512 requests seen in flight at once (sysfs inflight): more than a
 #   depth of 128 or a scheduler's 256 could hold.
-# Zero copy and --bpf go first, copy mode last.
+# Zero copy and --bpf go first, copy mode last (before the fix it was
+# OOM-killed in a 2 GiB VM: its resident buffers grew with every new tag).
 # timeout: 480
 . "$(dirname "$0")/lib.sh"
 
 DEPTH=4096             # UBLK_MAX_QUEUE_DEPTH (include/ublk_cmd.h)
-MAX=$((32 << 20))      # the daemon's largest --max_io_size (lib/dev.c)
+BIG=$((32 << 20))      # the daemon's largest --max_io_size (lib/dev.c)
+COPY_MAX=$((128 << 10)) # copy mode: 4096 x 128 KiB = 512 MiB of buffers
+MAX=$BIG
 MAX_KB=$((MAX >> 10))
 SIZE_MB=256            # the backing file (on the test dir's tmpfs)
 INFLIGHT_MIN=512       # what the 4 KiB run must have had in flight at once
@@ -39,9 +45,9 @@ expect_fail "depth one past UBLK_MAX_QUEUE_DEPTH" \
 expect_fail "--max_io_size one page past 32 MiB" \
 	ublk add -t null -q 1 --max_io_size $((MAX_KB + 4))K
 expect_fail "--max_io_buf_bytes one page past 32 MiB" \
-	ublk add -t null -q 1 --max_io_buf_bytes $((MAX + 4096))
+	ublk add -t null -q 1 --max_io_buf_bytes $((BIG + 4096))
 expect_fail "both limits, each one step past" \
-	ublk add -t null -q 1 -d $((DEPTH + 1)) --max_io_size $((MAX + 4096))
+	ublk add -t null -q 1 -d $((DEPTH + 1)) --max_io_size $((BIG + 4096))
 
 # ---------------------------------------------------------------- helpers
 
@@ -93,8 +99,9 @@ check_dev() {
 		fail "$mode: max_hw_sectors_kb is $(cat "$q/max_hw_sectors_kb"), expected $MAX_KB"
 	# the block layer caps the soft limit at BLK_DEF_MAX_SECTORS_CAP (4 MiB)
 	# unless the driver or the user sets it: ublk does not
-	[ "$(cat "$q/max_sectors_kb")" = 4096 ] ||
-		fail "$mode: max_sectors_kb is $(cat "$q/max_sectors_kb"), expected the default cap 4096"
+	local cap=$((MAX_KB < 4096 ? MAX_KB : 4096))
+	[ "$(cat "$q/max_sectors_kb")" = "$cap" ] ||
+		fail "$mode: max_sectors_kb is $(cat "$q/max_sectors_kb"), expected the default cap $cap"
 	# more than max_hw_sectors_kb is clamped to it (7.3 takes the write)
 	(echo $((2 * MAX_KB)) >"$q/max_sectors_kb") 2>/dev/null || true
 	[ "$(cat "$q/max_sectors_kb")" = "$MAX_KB" ] ||
@@ -118,9 +125,9 @@ check_dev() {
 	fi
 	[ "$nr" = "$DEPTH" ] || fail "$mode: without a scheduler nr_requests is $nr, expected $DEPTH"
 
-	# 32 MiB writes, 2 jobs x 4 in flight (fio holds bs x iodepth per job:
-	# 256 MiB here, a 2 GiB VM has no room for much more), three times over
-	# the device, each pass read back and verified
+	# largest-size writes, 2 jobs x 4 in flight (fio holds bs x iodepth per
+	# job: 256 MiB at 32 MiB, a 2 GiB VM has no room for much more), three
+	# times over the device, each pass read back and verified
 	w0=$(dev_stat 5)
 	s0=$(dev_stat 7)
 	sampler_start "$T_WORK/inflight-big"
@@ -128,15 +135,15 @@ check_dev() {
 		--size=$((SIZE_MB / 2))M --offset_increment=$((SIZE_MB / 2))M --loops=3 \
 		"${fio_opts_verify[@]}"
 	sampler_stop
-	log "$mode: daemon memory after the 32 MiB runs: $(grep -E '^(VmHWM|VmRSS|RssAnon)' "/proc/$DEV_PID/status" 2>/dev/null | tr -s ' \t\n' ' ')"
+	log "$mode: daemon memory after the $MAX_KB KiB runs: $(grep -E '^(VmHWM|VmRSS|RssAnon)' "/proc/$DEV_PID/status" 2>/dev/null | tr -s ' \t\n' ' ')"
 	w1=$(dev_stat 5)
 	s1=$(dev_stat 7)
 	fw=$(sed -n '/^{/,$p' "$T_WORK/.fio-big.out" | jq '[.jobs[].write.total_ios] | add')
-	log "$mode: fio wrote $fw x 32 MiB; the device completed $((w1 - w0)) writes of $(((s1 - s0) / 2048)) MiB; up to $(cat "$T_WORK/inflight-big") in flight"
+	log "$mode: fio wrote $fw x $MAX_KB KiB; the device completed $((w1 - w0)) writes of $(((s1 - s0) / 2048)) MiB; up to $(cat "$T_WORK/inflight-big") in flight"
 	[ $((s1 - s0)) -eq $((fw * MAX / 512)) ] ||
-		fail "$mode: fio wrote $((fw * 32)) MiB, the device $(((s1 - s0) / 2048)) MiB"
+		fail "$mode: fio wrote $((fw * MAX_KB)) KiB, the device $(((s1 - s0) / 2)) KiB"
 	((w1 - w0 >= fw && w1 - w0 <= 2 * fw)) ||
-		fail "$mode: $fw writes of 32 MiB became $((w1 - w0)) requests, expected one or two each"
+		fail "$mode: $fw writes of $MAX_KB KiB became $((w1 - w0)) requests, expected one or two each"
 
 	# twice the largest request: the block layer splits it
 	w0=$(dev_stat 5)
@@ -167,9 +174,8 @@ check_dev() {
 
 # ---------------------------------------------------------------- devices
 
-# Copy mode last: its daemon holds a 32 MiB buffer per tag (128 GiB of
-# address space at depth 4096), of which every tag the kernel hands a
-# 32 MiB request to stays resident.
+# Copy mode last: its daemon holds a buffer of the largest request per tag,
+# and every tag the kernel hands a request to stays resident.
 modes=(zero-copy)
 if ublk features 2>/dev/null | grep -q '^bpf fast path: yes'; then
 	modes+=(bpf)
@@ -181,9 +187,20 @@ modes+=(copy)
 for mode in "${modes[@]}"; do
 	make_backing "$T_WORK/backing" "${SIZE_MB}M"
 	case $mode in
-	copy) ublk_add -t loop -f "$T_WORK/backing" -q 1 -d "$DEPTH" --max_io_size 32M ;;
+	copy)
+		ram=$(awk '/^MemTotal:/ { print $2 * 1024 }' /proc/meminfo)
+		if ((DEPTH * BIG > ram)); then
+			expect_fail "copy mode, $DEPTH x 32 MiB of buffers, $((ram >> 20)) MiB of RAM" \
+				ublk add -t loop -f "$T_WORK/backing" -q 1 -d "$DEPTH" --max_io_size 32M
+			grep -q "copy mode needs a buffer of the largest request per tag: .* more than the $((ram >> 20)) MiB of RAM" \
+				"$T_WORK/.xf.err" || fail "copy mode: the refusal should name the need and the RAM: $(cat "$T_WORK/.xf.err")"
+		fi
+		MAX=$COPY_MAX MAX_KB=$((COPY_MAX >> 10))
+		ublk_add -t loop -f "$T_WORK/backing" -q 1 -d "$DEPTH" --max_io_size "$MAX_KB"K
+		;;
 	zero-copy) ublk_add -t loop -f "$T_WORK/backing" -q 1 -d "$DEPTH" -z --max_io_buf_bytes "$MAX" ;;
-	bpf) ublk_add -t loop -f "$T_WORK/backing" -q 1 -d "$DEPTH" --max_io_size "$MAX" --bpf ;;
+	# -z: the seed backend (project module) would otherwise keep copy mode
+	bpf) ublk_add -t loop -f "$T_WORK/backing" -q 1 -d "$DEPTH" --max_io_size "$MAX" --bpf -z ;;
 	esac
 	check_dev "$mode"
 	ublk_del "$DEV_ID"
