@@ -40,26 +40,23 @@ ublk add -t null --size 1G -z >/dev/null
 profile ublk-null-z /dev/ublkb0
 ublk del -n 0
 
-# bpf_stats: how often each struct_ops program ran and for how long
-bpf_progs() {
-	bpftool prog show 2>/dev/null | grep -A1 '^[0-9]*: struct_ops' || true
-}
-sysctl -q kernel.bpf_stats_enabled=1
-ublk add -t null --size 1G --bpf=iouring >/dev/null
-profile ublk-null-bpf /dev/ublkb0
-bpf_progs >>"$out/summary.txt"
-sleep 1.2
-ublk list -n 0 | grep 'io:' >>"$out/summary.txt"
-ublk del -n 0
-
-# the seed backend, where the project's ublk_drv is loaded (kernel/)
-if ublk features | grep -q '^bpf backend ublk_bpf_ops: yes'; then
-	ublk add -t null --size 1G --bpf=seed >/dev/null
-	profile ublk-null-seed /dev/ublkb0
-	bpf_progs >>"$out/summary.txt"
+# profile_bpf NAME ADD_ARGS...: a BPF null device under perf, then bpf_stats
+# (how often each struct_ops program ran and for how long) and the counters
+profile_bpf() {
+	local name=$1
+	shift
+	ublk add -t null --size 1G "$@" >/dev/null
+	profile "$name" /dev/ublkb0
+	bpftool prog show 2>/dev/null | grep -A1 '^[0-9]*: struct_ops' >>"$out/summary.txt"
 	sleep 1.2
 	ublk list -n 0 | grep 'io:' >>"$out/summary.txt"
 	ublk del -n 0
+}
+sysctl -q kernel.bpf_stats_enabled=1
+profile_bpf ublk-null-bpf --bpf=iouring
+# the seed backend, where the project's ublk_drv is loaded (kernel/)
+if ublk features | grep -q '^bpf backend ublk_bpf_ops: yes'; then
+	profile_bpf ublk-null-seed --bpf=seed
 fi
 sysctl -q kernel.bpf_stats_enabled=0
 cat "$out/summary.txt"
