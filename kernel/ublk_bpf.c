@@ -290,12 +290,16 @@ static void __ublk_bpf_do_pending(struct ublk_bpf_io *io, struct file *file)
  * What the kfuncs recorded during one callback: do it now, may sleep.
  * ublk_queue_rqs() may run inside the flush of the submitter's plug, on
  * the plug's own list: a bio for a backing block device plugged there
- * would be dispatched as one of our requests. Submit unplugged.
+ * would be dispatched as one of our requests. Submit unplugged; the
+ * plug's cached time goes first (the scheduler resets it through
+ * current->plug while PF_BLOCK_TS is set).
  */
 static void ublk_bpf_do_pending(struct ublk_bpf_io *io, struct file *file)
 {
 	struct blk_plug *plug = current->plug;
 
+	if (plug)
+		blk_plug_invalidate_ts();
 	current->plug = NULL;
 	__ublk_bpf_do_pending(io, file);
 	current->plug = plug;
