@@ -74,9 +74,9 @@ swap_in_module() {
 	wait_control || die "the project's ublk_drv gives no /dev/ublk-control"
 	[ -f /sys/kernel/btf/ublk_drv ] ||
 		die "the project's ublk_drv has no BTF (/sys/kernel/btf/ublk_drv)"
+	# the whole dump first: grep -q quitting early would fail the pipe
 	if [ "$UBLK_VM_MODULE" = project ] &&
-		! bpftool btf dump file /sys/kernel/btf/ublk_drv |
-		grep -q "STRUCT 'ublk_bpf_ops'"; then
+		! grep -q "STRUCT 'ublk_bpf_ops'" <<<"$(bpftool btf dump file /sys/kernel/btf/ublk_drv)"; then
 		die "/sys/kernel/btf/ublk_drv has no struct ublk_bpf_ops"
 	fi
 	export UBLK_DRV_KO=$ko
