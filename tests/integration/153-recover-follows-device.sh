@@ -6,8 +6,9 @@
 # namespace of their own) stand for such a daemon.
 # 1. --bpf=auto added without BPF (userspace path, copy mode), recovered by
 #    a daemon that could use BPF: recovered on the userspace path, copy mode.
-# 2. --bpf=auto added with BPF (zero copy), recovered by a daemon that
-#    cannot use BPF: recovered on the userspace path with zero copy.
+# 2. --bpf=auto added with BPF (zero copy with io_uring_bpf_ops, copy with
+#    the seed backend), recovered by a daemon that cannot use BPF: recovered
+#    on the userspace path in that data mode.
 # 3. --bpf=on added with BPF, recovered by a daemon that cannot use BPF:
 #    refused with a line saying the device needs the BPF fast path; the
 #    device stays QUIESCED, and a daemon that can use BPF recovers it.
@@ -77,10 +78,13 @@ log "2: added with BPF (auto), recovered without"
 ublk_add -t loop -f "$T_WORK/backing" --bpf=auto --recovery=reissue
 id=$DEV_ID
 [ "$(io_path "$id")" = bpf ] || fail "the device should be on the BPF path"
+# zero copy with io_uring_bpf_ops; the seed backend keeps copy
+mode=$(bpf_data_mode)
+[ "$(data_mode "$id")" = "$mode" ] || fail "--bpf=auto gave data mode $(data_mode "$id"), not $mode"
 write_then_kill "$id"
 recover_no_btf "$id"
-[ "$(io_path "$id")/$(data_mode "$id")" = userspace/auto_zc ] ||
-	fail "recovered as $(io_path "$id")/$(data_mode "$id"), expected userspace/auto_zc"
+[ "$(io_path "$id")/$(data_mode "$id")" = "userspace/$mode" ] ||
+	fail "recovered as $(io_path "$id")/$(data_mode "$id"), expected userspace/$mode"
 check_data "$id"
 ublk_del "$id"
 

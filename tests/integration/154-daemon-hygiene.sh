@@ -2,8 +2,9 @@
 # Proves smaller daemon duties:
 # - the daemon `ublk add` forks keeps none of its caller's files above
 #   stderr (the file this shell opened as fd 7 is open nowhere in it);
-# - a BPF queue whose struct_ops link is detached from outside (bpftool
-#   link detach) does not spin: on the next request its daemon gives the
+# - a BPF queue of the io_uring_bpf_ops backend (--bpf=iouring: its loop
+#   runs in the daemon's thread) whose struct_ops link is detached from
+#   outside (bpftool link detach) does not spin: on the next request its daemon gives the
 #   queue up (within 30 s), and the recoverable device is kept QUIESCED (not
 #   deleted, not LIVE with nobody serving it); `ublk recover` serves it
 #   again with BPF, the pending read completes with the right data, and
@@ -25,7 +26,7 @@ require_bpf
 command -v bpftool >/dev/null || skip "bpftool is not installed"
 make_backing "$T_WORK/backing" 16M
 make_pattern "$T_WORK/pattern" 4
-ublk_add -t loop -f "$T_WORK/backing" -q 1 --bpf --recovery=reissue
+ublk_add -t loop -f "$T_WORK/backing" -q 1 --bpf=iouring --recovery=reissue
 id=$DEV_ID
 pid=$DEV_PID
 dd if="$T_WORK/pattern" of="/dev/ublkb$id" bs=1M oflag=direct status=none || fail "write failed"
