@@ -393,7 +393,9 @@ static __always_inline int ublk_bpf_stop(__u32 reason)
  * Sleep until one more CQE, unless some are already waiting; within
  * cfg.poll_ns of the last step that found work, do not sleep at all: the
  * kernel runs its task work and calls us again, so a request that arrives
- * meanwhile needs no wake-up (cq_wait_idx at or below the CQ tail).
+ * meanwhile needs no wake-up (cq_wait_idx at or below the CQ tail). Not
+ * while backing I/O is in flight: it may need an io-wq worker bound to
+ * this CPU, which polling would keep from running.
  */
 static __always_inline __u32 ublk_bpf_wait_idx(__u32 head, __u32 worked)
 {
@@ -404,7 +406,7 @@ static __always_inline __u32 ublk_bpf_wait_idx(__u32 head, __u32 worked)
 	now = bpf_ktime_get_ns();
 	if (worked)
 		last_work_ns = now;
-	if (now - last_work_ns >= cfg.poll_ns)
+	if (shared.nr_inflight || now - last_work_ns >= cfg.poll_ns)
 		return head + 1;
 	shared.nr_polls++;
 	return head;
