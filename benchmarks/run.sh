@@ -58,6 +58,9 @@ SCHED=none
 FIO_CPUS=
 KUBLK=
 UBLK_EXTRA=
+# kublk's requests are at most 1 MiB (UBLK_IO_MAX_BYTES), ours 512 KiB by
+# default: the same for both, or a 1 MiB write is one request against two
+UBLK_SAME="--max_io_size 1M"
 POLL_US=100
 OUT=${UBLK_BENCH_OUT:-}
 
@@ -366,6 +369,7 @@ start=$(date +%s)
 	echo "  fio             ioengine=io_uring direct=1 --thread, ${FIO_BATCH}, norandommap,"
 	echo "                  1 s ramp + ${RUNTIME} s time-based, CPUs: ${FIO_CPUS:-not pinned}"
 	echo "  devices         ${SIZE}; loop: one ${SIZE} file on tmpfs (written, not sparse), O_DIRECT"
+	echo "  requests        at most 1 MiB on ublk and kublk devices (ublk: ${UBLK_SAME})"
 	echo "  ublk extra      '${UBLK_EXTRA}'; \"poll\" rows: --bpf_poll_us ${POLL_US}"
 	echo "method:    $REPEAT repetitions; in each, every configuration runs each workload back to"
 	echo "           back; ratios are taken within a repetition. CPU over a $((RUNTIME - 1)) s window inside"
@@ -407,9 +411,9 @@ for line in "${CONFIGS[@]}"; do
 	case $kind in
 	nullb)	setup_nullb ;;
 	kloop)	setup_kloop ;;
-	ublk)	setup_server "$UBLK" "$args${UBLK_EXTRA:+ $UBLK_EXTRA}" ;;
+	ublk)	setup_server "$UBLK" "$args $UBLK_SAME${UBLK_EXTRA:+ $UBLK_EXTRA}" ;;
 	ublk-unpinned)
-		setup_server "$UBLK" "$args${UBLK_EXTRA:+ $UBLK_EXTRA}" && unpin "$PID" ;;
+		setup_server "$UBLK" "$args $UBLK_SAME${UBLK_EXTRA:+ $UBLK_EXTRA}" && unpin "$PID" ;;
 	kublk)	setup_server "$KUBLK" "$args" ;;
 	*)	WHY="unknown kind '$kind'"; false ;;
 	esac && set_sched "$DEV" ||
@@ -425,8 +429,8 @@ for line in "${CONFIGS[@]}"; do
 	case $kind in
 	nullb)	how="null_blk (configfs): size ${size_mb}M, submit_queues $QUEUES, hw_queue_depth $DEPTH, irqmode 0" ;;
 	kloop)	how="losetup --direct-io=on -f $BACKING" ;;
-	ublk)	how="ublk add $args${UBLK_EXTRA:+ $UBLK_EXTRA}" ;;
-	ublk-unpinned)	how="ublk add $args${UBLK_EXTRA:+ $UBLK_EXTRA}; taskset -a -p -c 0-$(($(nproc) - 1)) PID" ;;
+	ublk)	how="ublk add $args $UBLK_SAME${UBLK_EXTRA:+ $UBLK_EXTRA}" ;;
+	ublk-unpinned)	how="ublk add $args $UBLK_SAME${UBLK_EXTRA:+ $UBLK_EXTRA}; taskset -a -p -c 0-$(($(nproc) - 1)) PID" ;;
 	*)	how="kublk add $args" ;;
 	esac
 	labels+=("$label"); groups+=("$group"); devs+=("$DEV"); pids+=("$PID"); whys+=("$WHY")
