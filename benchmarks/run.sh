@@ -482,13 +482,15 @@ tsnap() {
 	for t in /proc/"$1"/task/*; do
 		read -r comm <"$t/comm" 2>/dev/null || continue
 		read -r run _ <"$t/schedstat" 2>/dev/null || continue
-		v=0 n=0
+		v='' n=''
 		while read -r l; do
 			case $l in
 			voluntary_ctxt_switches:*) v=${l##*[[:space:]]} ;;
 			nonvoluntary_ctxt_switches:*) n=${l##*[[:space:]]} ;;
 			esac
-		done <"$t/status"
+		done <"$t/status" 2>/dev/null
+		# gone meanwhile (io-wq workers come and go): not 0 switches
+		[ -n "$v" ] && [ -n "$n" ] || continue
 		case $comm in
 		iou-wrk-*)	kind=iowq ;;
 		*)	kind=queue; [ "${t##*/}" = "$1" ] && kind=main ;;
