@@ -6,7 +6,8 @@
 # (userspace, zero copy), ublk null --bpf=iouring and, with the project's
 # module loaded, --bpf=seed: 4k randread qd32 for a few seconds under
 # `perf record -a -g`, the top kernel+user symbols, and for BPF the
-# program's own run count and run time (bpf_stats).
+# program's own run count and run time (bpf_stats). Scheduler none on every
+# device, as in benchmarks/run.sh.
 # Output: /build/out/profile/ (or $1).
 set -uo pipefail
 export LC_ALL=C
@@ -17,6 +18,8 @@ mkdir -p "$out"
 # fio runs 2 * secs; perf samples the middle secs (perf starts slowly under TCG)
 profile() {
 	local name=$1 dev=$2 iops
+	# as in benchmarks/run.sh: no I/O scheduler on any device
+	echo none >"/sys/block/${dev#/dev/}/queue/scheduler"
 	fio --name=p --filename="$dev" --rw=randread --bs=4k --iodepth=32 --direct=1 \
 		--ioengine=io_uring --time_based --runtime=$((2 * secs)) \
 		--output-format=json --output="/tmp/$name.fio" &
