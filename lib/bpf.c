@@ -403,7 +403,7 @@ void ublk_bpf_queue_loop(struct ublk_queue *q)
 			q->failed = true;
 			return;
 		}
-		if (ublk_queue_fault(q, sh->nr_bpf + q->nr_io))
+		if (ublk_queue_fault(q))
 			return;
 		switch (sh->stop_reason) {
 		case UBLK_BPF_STOP_REDIRECT:

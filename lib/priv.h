@@ -14,7 +14,7 @@
 
 void *ublk_queue_thread(void *arg);
 void ublk_handle_cqe(struct ublk_queue *q, const struct io_uring_cqe *cqe);
-bool ublk_queue_fault(struct ublk_queue *q, __u64 nr_served);
+bool ublk_queue_fault(struct ublk_queue *q);
 
 /* The io_uring_bpf_ops backend: a BPF program runs each queue's ring. */
 static inline bool ublk_dev_bpf_ring(const struct ublk_dev *dev)

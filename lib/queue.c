@@ -182,24 +182,22 @@ static void ublk_queue_fault_init(struct ublk_queue *q)
 		q->fail_after = strtoull(env, NULL, 10);
 }
 
-bool ublk_queue_fault(struct ublk_queue *q, __u64 nr_served)
+bool ublk_queue_fault(struct ublk_queue *q)
 {
-	if (!q->fail_after || nr_served < q->fail_after || q->draining)
+	struct ublk_bpf_stats st = {};
+	__u64 nr_served;
+
+	if (!q->fail_after || q->draining)
+		return false;
+	/* what the daemon served, and BPF on either backend */
+	ublk_bpf_queue_stats(q, &st);
+	nr_served = q->nr_io + st.nr_bpf;
+	if (nr_served < q->fail_after)
 		return false;
 	ublk_err("queue %d: injected failure after %llu requests", q->q_id,
 		 (unsigned long long)nr_served);
 	q->failed = true;
 	return true;
-}
-
-/* Requests the seed backend's BPF served on this queue (0 without it). */
-static __u64 ublk_queue_nr_seed(const struct ublk_queue *q)
-{
-	struct ublk_bpf_stats st = {};
-
-	if (!q->dev->bpf_seed || !ublk_bpf_queue_stats(q, &st))
-		return 0;
-	return st.nr_bpf;
 }
 
 static void ublk_queue_loop(struct ublk_queue *q)
@@ -222,7 +220,7 @@ static void ublk_queue_loop(struct ublk_queue *q)
 			n++;
 		}
 		io_uring_cq_advance(&q->ring, n);
-		if (ublk_queue_fault(q, q->nr_io + ublk_queue_nr_seed(q)))
+		if (ublk_queue_fault(q))
 			break;
 	}
 }
