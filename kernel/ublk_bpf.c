@@ -415,14 +415,22 @@ static bool ublk_bpf_queue_rq(struct ublk_queue *ubq, struct request *req)
 	return ublk_bpf_run(io);
 }
 
+/*
+ * Handed back, then redirected (e.g. a map entry the daemon filled was
+ * evicted meanwhile): the request goes round again, through queue_rq,
+ * where BPF may take it or the daemon serves it itself.
+ */
+static void ublk_bpf_redirect_again(struct request *req)
+{
+	blk_mq_requeue_request(req, true);
+}
+
 static void ublk_bpf_hand_back_work(struct work_struct *work)
 {
 	struct ublk_bpf_io *io = container_of(work, struct ublk_bpf_io, work);
 
-	if (!ublk_bpf_run(io)) {
-		/* handed back, then redirected again: give up */
-		ublk_end_request(ublk_bpf_req(io), BLK_STS_IOERR);
-	}
+	if (!ublk_bpf_run(io))
+		ublk_bpf_redirect_again(ublk_bpf_req(io));
 }
 
 /*
@@ -430,7 +438,7 @@ static void ublk_bpf_hand_back_work(struct work_struct *work)
  * callback in the daemon's context, or from a work item when this is
  * reached where it cannot sleep. False: not ours, complete as usual.
  */
-static bool ublk_bpf_hand_back(struct request *req, struct ublk_io *uio)
+static bool ublk_bpf_hand_back(struct request *req)
 {
 	struct ublk_queue *ubq = req->mq_hctx->driver_data;
 	struct ublk_device *ub = ubq->dev;
@@ -445,10 +453,9 @@ static bool ublk_bpf_hand_back(struct request *req, struct ublk_io *uio)
 		queue_work(system_unbound_wq, &io->work);
 		return true;
 	}
-	if (ublk_bpf_run(io))
-		return true;
-	uio->res = -EIO;
-	return false;
+	if (!ublk_bpf_run(io))
+		ublk_bpf_redirect_again(req);
+	return true;
 }
 
 /* ADD_DEV: what a BPF device needs from its tag set. */
