@@ -10,7 +10,7 @@
  */
 #include <linux/bpf.h>
 
-#include "ublk_queue.bpf.h"
+#include "ublk_backend.bpf.h"
 
 #ifndef RWF_DSYNC
 #define RWF_DSYNC 0x00000002
@@ -33,24 +33,36 @@ struct {
 	__type(value, __u64);
 } clusters SEC(".maps");
 
-/* Host offsets of the current request's clusters, looked up at offset 0:
- * an entry evicted between two pieces cannot fail a request half-queued. */
-static __u64 hosts[UBLK_BPF_MAX_PIECES];
+/*
+ * Host offsets of a request's clusters, looked up at offset 0, so that an
+ * entry evicted between two pieces cannot fail a request half-queued. One
+ * entry per request in flight (ublk_tgt_io_slot(); the daemon sizes it).
+ */
+struct qcow2_hosts {
+	__u64 off[UBLK_BPF_MAX_PIECES];
+};
 
-/* statistics, read by the daemon */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct qcow2_hosts);
+} hosts SEC(".maps");
+
+/* statistics, read by the daemon; the seed's requests run on any CPU */
 __u64 nr_hit; /* requests served from the map */
 __u64 nr_miss; /* requests with a cluster not in the map */
 __u64 nr_too_big; /* more clusters than pieces allowed */
 
-/* All clusters of [pos, pos + len) in the map? Fills hosts[]. */
-static __always_inline int qcow2_lookup_all(__u64 pos, __u32 len)
+/* All clusters of [pos, pos + len) in the map? Fills @h. */
+static __always_inline int qcow2_lookup_all(struct qcow2_hosts *h, __u64 pos, __u32 len)
 {
 	__u64 first = pos >> cluster_bits, last = (pos + len - 1) >> cluster_bits, key;
 	__u64 *v;
 	__u32 i;
 
 	if (last - first >= UBLK_BPF_MAX_PIECES) {
-		nr_too_big++;
+		__sync_fetch_and_add(&nr_too_big, 1);
 		return -1;
 	}
 	for (i = 0; i < UBLK_BPF_MAX_PIECES; i++) {
@@ -59,20 +71,22 @@ static __always_inline int qcow2_lookup_all(__u64 pos, __u32 len)
 		key = first + i;
 		v = bpf_map_lookup_elem(&clusters, &key);
 		if (!v) {
-			nr_miss++;
+			__sync_fetch_and_add(&nr_miss, 1);
 			return -1;
 		}
-		hosts[i] = *v;
+		h->off[i] = *v;
 	}
-	nr_hit++;
+	__sync_fetch_and_add(&nr_hit, 1);
 	return 0;
 }
 
-static __u64 ublk_tgt_queue_io(struct iou_ctx *ring, const struct ublksrv_io_desc *iod, __u16 tag,
+static __u64 ublk_tgt_queue_io(ublk_bpf_ctx_t *ring, const struct ublksrv_io_desc *iod, __u16 tag,
 			       __u32 offset)
 {
 	__u32 op = ublksrv_get_op(iod), total = iod->nr_sectors << 9, len, room, idx;
 	__u64 start = iod->start_sector << 9, pos = start + offset, cmask, host;
+	__u32 slot = ublk_tgt_io_slot(ring, tag);
+	struct qcow2_hosts *h;
 	__u32 rw_flags = 0;
 	__u8 opcode;
 
@@ -88,23 +102,31 @@ static __u64 ublk_tgt_queue_io(struct iou_ctx *ring, const struct ublksrv_io_des
 	case UBLK_IO_OP_FLUSH:
 		/* the daemon's metadata writes are synchronous: all in the file */
 		if (ublk_bpf_queue_fsync(ring, tag, cfg.tgt_fd, IORING_FSYNC_DATASYNC))
-			ublk_bpf_add_result(tag, -EIO);
+			ublk_tgt_add_result(ring, tag, -EIO);
 		return ublk_bpf_return(UBLK_BPF_IO_QUEUED, 0);
 	default:
 		return ublk_bpf_return(UBLK_BPF_IO_REDIRECT, 0);
 	}
 	if (!total || offset >= total)
 		return ublk_bpf_return(UBLK_BPF_IO_REDIRECT, 0);
-	if (!offset && qcow2_lookup_all(start, total))
+	h = bpf_map_lookup_elem(&hosts, &slot);
+	if (!h) {
+		/* not sized for this request: only before anything was queued */
+		if (!offset)
+			return ublk_bpf_return(UBLK_BPF_IO_REDIRECT, 0);
+		ublk_tgt_add_result(ring, tag, -EIO);
+		return ublk_bpf_return(UBLK_BPF_IO_QUEUED, 0);
+	}
+	if (!offset && qcow2_lookup_all(h, start, total))
 		return ublk_bpf_return(UBLK_BPF_IO_REDIRECT, 0);
 
 	cmask = (1ULL << cluster_bits) - 1;
 	idx = (pos >> cluster_bits) - (start >> cluster_bits);
-	host = hosts[idx & (UBLK_BPF_MAX_PIECES - 1)] + (pos & cmask);
+	host = h->off[idx & (UBLK_BPF_MAX_PIECES - 1)] + (pos & cmask);
 	room = (1ULL << cluster_bits) - (pos & cmask);
 	len = total - offset < room ? total - offset : room;
 	if (ublk_bpf_queue_rw(ring, tag, opcode, cfg.tgt_fd, host, len, offset, rw_flags)) {
-		ublk_bpf_add_result(tag, -EIO);
+		ublk_tgt_add_result(ring, tag, -EIO);
 		return ublk_bpf_return(UBLK_BPF_IO_QUEUED, 0);
 	}
 	if (offset + len < total)

@@ -214,6 +214,16 @@ static __always_inline void ublk_tgt_add_result(ublk_bpf_ctx_t *ring, __u16 tag,
 	ublk_bpf_add_result(tag, res);
 }
 
+/*
+ * A per-request index for a handler's own per-request state (an array map
+ * of cfg.depth entries): one instance serves one queue, so the tag.
+ */
+static __always_inline __u32 ublk_tgt_io_slot(ublk_bpf_ctx_t *ring, __u16 tag)
+{
+	(void)ring;
+	return tag;
+}
+
 /* The same command the daemon sends (lib/queue.c): result, next fetch. */
 static __always_inline void ublk_bpf_commit(struct iou_ctx *ring, __u16 tag, __s32 res)
 {

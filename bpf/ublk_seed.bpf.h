@@ -77,6 +77,16 @@ static __always_inline int ublk_bpf_queue_fsync(ublk_bpf_ctx_t *io, __u16 tag, _
 	return ublk_bpf_aio_fsync(io, fsync_flags & IORING_FSYNC_DATASYNC);
 }
 
+/*
+ * A per-request index for a handler's own per-request state (an array map
+ * of nr_queues * cfg.depth entries): one instance serves every queue, and
+ * requests run concurrently on any CPU.
+ */
+static __always_inline __u32 ublk_tgt_io_slot(ublk_bpf_ctx_t *io, __u16 tag)
+{
+	return (ublk_bpf_get_tag(io) >> 16) * cfg.depth + tag;
+}
+
 /* ---- the struct_ops ---- */
 
 static __always_inline struct ublk_bpf_seed_queue *ublk_seed_queue(__u32 q_id)

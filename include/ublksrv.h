@@ -245,6 +245,13 @@ struct ublk_tgt_ops {
 	int (*bpf_ready)(struct ublk_queue *q, struct ublk_bpf_skel *skel);
 	/* The same handler built for the seed backend (struct ublk_bpf_ops). */
 	int (*bpf_seed_open)(struct ublk_bpf_skel *skel);
+	/*
+	 * Optional: bpf_prepare and bpf_ready for the seed backend, whose one
+	 * program instance serves every queue of @dev; called before load and
+	 * after registration (no request yet), before the queues start.
+	 */
+	int (*bpf_seed_prepare)(struct ublk_dev *dev, struct ublk_bpf_skel *skel);
+	int (*bpf_seed_ready)(struct ublk_dev *dev, struct ublk_bpf_skel *skel);
 };
 
 struct ublk_tgt {

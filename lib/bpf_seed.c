@@ -106,6 +106,14 @@ static int ublk_bpf_seed_load(struct ublk_dev *dev, struct ublk_bpf_seed *b)
 	*s->ops_id = dev->info.dev_id;
 	*s->backing_fd = dev->tgt.nr_fds ? dev->tgt.fds[0] : -1;
 	ublk_bpf_seed_test_break(s);
+	if (dev->ops->bpf_seed_prepare) {
+		ret = dev->ops->bpf_seed_prepare(dev, s);
+		if (ret) {
+			ublk_dev_err(dev, "the %s target's BPF prepare hook failed: %s",
+				     dev->ops->name, strerror(-ret));
+			return ret;
+		}
+	}
 	ret = s->load(s->skel);
 	if (ret)
 		ublk_dev_err(
@@ -152,7 +160,13 @@ int ublk_bpf_seed_attach(struct ublk_dev *dev)
 			     ret == -EBUSY ? " (another daemon holds this id)" : "");
 		return ret;
 	}
-	return 0;
+	if (dev->ops->bpf_seed_ready) {
+		ret = dev->ops->bpf_seed_ready(dev, &b->skel);
+		if (ret)
+			ublk_dev_err(dev, "the %s target's BPF ready hook failed: %s",
+				     dev->ops->name, strerror(-ret));
+	}
+	return ret;
 }
 
 void ublk_bpf_seed_detach(struct ublk_dev *dev)

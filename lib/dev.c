@@ -253,16 +253,13 @@ static int ublk_dev_bpf_unavailable(struct ublk_dev *dev, const struct ublk_dev_
 		snprintf(why, len, "the BPF path is zero copy; it excludes --usercopy");
 		return -EINVAL;
 	}
-	if (opts->bpf_backend == UBLK_BPF_BACKEND_SEED &&
-	    (!dev->ops->bpf_seed_open || dev->ops->bpf_prepare || dev->ops->bpf_ready)) {
-		/* per-queue hooks need a program per queue ring */
+	if (opts->bpf_backend == UBLK_BPF_BACKEND_SEED && !dev->ops->bpf_seed_open) {
 		snprintf(why, len, "the %s target has no BPF program for ublk_bpf_ops",
 			 dev->ops->name);
 		return -EOPNOTSUPP;
 	}
 	/* the seed's hook is the whole point; where it exists, it serves */
-	if (opts->bpf_backend != UBLK_BPF_BACKEND_IOURING && dev->ops->bpf_seed_open &&
-	    !dev->ops->bpf_prepare && !dev->ops->bpf_ready) {
+	if (opts->bpf_backend != UBLK_BPF_BACKEND_IOURING && dev->ops->bpf_seed_open) {
 		ret = ublk_bpf_seed_probe(features, why, len);
 		if (!ret || opts->bpf_backend == UBLK_BPF_BACKEND_SEED) {
 			dev->bpf_backend = UBLK_BPF_BACKEND_SEED;

@@ -28,11 +28,21 @@
 #include <bpf/libbpf.h>
 
 #include "qcow2.skel.h"
+#include "qcow2_seed.skel.h"
 #include "ublksrv_bpf.h"
 
-/* bpf/qcow2.bpf.c: mapped clusters; this file is the slow path and the map's writer */
+/*
+ * bpf/qcow2.bpf.c, built for either backend: mapped clusters; this file
+ * is the slow path and the map's writer
+ */
 UBLK_BPF_SKEL_OPEN(qcow2)
+UBLK_BPF_SEED_SKEL_OPEN(qcow2)
 #endif
+
+/* One program instance's counters (its .bss). */
+struct qcow2_bpf_ctr {
+	__u64 *hit, *miss, *too_big;
+};
 
 #define QCOW2_FD 0 /* index in dev->tgt.fds */
 #define QCOW2_MAP_ENTRIES 65536 /* cluster map: ~5 MiB of kernel memory */
@@ -68,7 +78,8 @@ struct qcow2_tgt {
 	__u32 map_entries;
 	__u64 *handed_back; /* per queue and tag: the request handed back, or 0 */
 	__u64 nr_redir[QCOW2_NR_CAUSES], nr_hand_back;
-	void *skel[UBLK_MAX_QUEUES]; /* each queue's program, for its counters */
+	/* each queue's program's counters (the seed backend's one program: [0]) */
+	struct qcow2_bpf_ctr ctr[UBLK_MAX_QUEUES];
 };
 
 /*
@@ -636,28 +647,46 @@ static void map_prefill(struct qcow2_tgt *t)
 	}
 }
 
-/* Before load: the first queue sizes the map, the others share its fd. */
-static int qcow2_bpf_prepare(struct ublk_queue *q, struct ublk_bpf_skel *s)
-{
-	struct qcow2_tgt *t = q->dev->tgt.priv;
-	struct qcow2_bpf *skel = s->skel;
+/* What the daemon sets and reads in either build of bpf/qcow2.bpf.c. */
+struct qcow2_bpf_vars {
+	__u32 *cluster_bits;
+	struct bpf_map *clusters, *hosts;
+	struct qcow2_bpf_ctr ctr;
+};
 
-	skel->rodata->cluster_bits = t->img->cluster_bits;
+#define QCOW2_BPF_VARS(k)                                                            \
+	(struct qcow2_bpf_vars)                                                      \
+	{                                                                            \
+		&(k)->rodata->cluster_bits, (k)->maps.clusters, (k)->maps.hosts,     \
+		{                                                                    \
+			&(k)->bss->nr_hit, &(k)->bss->nr_miss, &(k)->bss->nr_too_big \
+		}                                                                    \
+	}
+
+/*
+ * Before load: one hosts entry per request the instance serves; the first
+ * instance sizes the cluster map, the others share its fd.
+ */
+static int qcow2_bpf_setup(struct qcow2_tgt *t, const struct qcow2_bpf_vars *v, __u32 nr_reqs)
+{
+	int ret;
+
+	*v->cluster_bits = t->img->cluster_bits;
+	ret = bpf_map__set_max_entries(v->hosts, nr_reqs);
+	if (ret)
+		return ret;
 	if (t->map_fd >= 0)
-		return bpf_map__reuse_fd(skel->maps.clusters, t->map_fd);
-	return bpf_map__set_max_entries(skel->maps.clusters, t->map_entries);
+		return bpf_map__reuse_fd(v->clusters, t->map_fd);
+	return bpf_map__set_max_entries(v->clusters, t->map_entries);
 }
 
-/* Loaded and attached, no request yet: take the map, fill it. */
-static int qcow2_bpf_ready(struct ublk_queue *q, struct ublk_bpf_skel *s)
+/* Loaded and attached, no request yet: take the counters and the map, fill it. */
+static int qcow2_bpf_take(struct qcow2_tgt *t, const struct qcow2_bpf_vars *v, int q_id)
 {
-	struct qcow2_tgt *t = q->dev->tgt.priv;
-	struct qcow2_bpf *skel = s->skel;
-
-	t->skel[q->q_id] = skel;
+	t->ctr[q_id] = v->ctr;
 	if (t->map_fd >= 0)
 		return 0;
-	t->map_fd = dup(bpf_map__fd(skel->maps.clusters));
+	t->map_fd = dup(bpf_map__fd(v->clusters));
 	if (t->map_fd < 0)
 		return -errno;
 	pthread_mutex_lock(&t->lock);
@@ -666,13 +695,47 @@ static int qcow2_bpf_ready(struct ublk_queue *q, struct ublk_bpf_skel *s)
 	return 0;
 }
 
+/* io_uring_bpf_ops: a program per queue. */
+static int qcow2_bpf_prepare(struct ublk_queue *q, struct ublk_bpf_skel *s)
+{
+	struct qcow2_tgt *t = q->dev->tgt.priv;
+
+	return qcow2_bpf_setup(t, &QCOW2_BPF_VARS((struct qcow2_bpf *)s->skel), t->depth);
+}
+
+static int qcow2_bpf_ready(struct ublk_queue *q, struct ublk_bpf_skel *s)
+{
+	return qcow2_bpf_take(q->dev->tgt.priv, &QCOW2_BPF_VARS((struct qcow2_bpf *)s->skel),
+			      q->q_id);
+}
+
+/* ublk_bpf_ops: one program for every queue of the device. */
+static int qcow2_bpf_seed_prepare(struct ublk_dev *dev, struct ublk_bpf_skel *s)
+{
+	struct qcow2_tgt *t = dev->tgt.priv;
+
+	return qcow2_bpf_setup(t, &QCOW2_BPF_VARS((struct qcow2_seed_bpf *)s->skel),
+			       dev->info.nr_hw_queues * t->depth);
+}
+
+static int qcow2_bpf_seed_ready(struct ublk_dev *dev, struct ublk_bpf_skel *s)
+{
+	return qcow2_bpf_take(dev->tgt.priv, &QCOW2_BPF_VARS((struct qcow2_seed_bpf *)s->skel), 0);
+}
+
 #define QCOW2_BPF_OPEN qcow2_bpf_open
 #define QCOW2_BPF_PREPARE qcow2_bpf_prepare
 #define QCOW2_BPF_READY qcow2_bpf_ready
+#define QCOW2_BPF_SEED_OPEN qcow2_bpf_seed_open
+#define QCOW2_BPF_SEED_PREPARE qcow2_bpf_seed_prepare
+#define QCOW2_BPF_SEED_READY qcow2_bpf_seed_ready
 #else
 #define QCOW2_BPF_OPEN NULL
 #define QCOW2_BPF_PREPARE NULL
 #define QCOW2_BPF_READY NULL
+#define QCOW2_BPF_SEED_OPEN NULL
+#define QCOW2_BPF_SEED_PREPARE NULL
+#define QCOW2_BPF_SEED_READY NULL
 #endif
 
 /* The fast path's counters: BPF's per queue, the daemon's by cause. */
@@ -684,19 +747,15 @@ static int qcow2_dump_bpf(const struct ublk_dev *dev, struct qcow2_tgt *t, json_
 
 	if (t->map_fd < 0)
 		return 0;
-#ifdef HAVE_BPF
 	for (i = 0; i < dev->info.nr_hw_queues && i < UBLK_MAX_QUEUES; i++) {
-		struct qcow2_bpf *skel = t->skel[i];
+		const struct qcow2_bpf_ctr *c = &t->ctr[i];
 
-		if (!skel)
+		if (!c->hit)
 			continue;
-		hit += skel->bss->nr_hit;
-		miss += skel->bss->nr_miss;
-		big += skel->bss->nr_too_big;
+		hit += __atomic_load_n(c->hit, __ATOMIC_RELAXED);
+		miss += __atomic_load_n(c->miss, __ATOMIC_RELAXED);
+		big += __atomic_load_n(c->too_big, __ATOMIC_RELAXED);
 	}
-#else
-	(void)dev;
-#endif
 	b = json_object();
 	causes = json_object();
 	if (!b || !causes || json_object_set_new(obj, "bpf_map", b)) {
@@ -763,4 +822,7 @@ const struct ublk_tgt_ops qcow2_tgt_ops = {
 	.bpf_open = QCOW2_BPF_OPEN,
 	.bpf_prepare = QCOW2_BPF_PREPARE,
 	.bpf_ready = QCOW2_BPF_READY,
+	.bpf_seed_open = QCOW2_BPF_SEED_OPEN,
+	.bpf_seed_prepare = QCOW2_BPF_SEED_PREPARE,
+	.bpf_seed_ready = QCOW2_BPF_SEED_READY,
 };

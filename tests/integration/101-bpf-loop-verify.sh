@@ -14,11 +14,7 @@ for q in 1 2; do
 		make_backing "$T_WORK/backing" 32M
 		ublk_add -t loop -f "$T_WORK/backing" -q "$q" -d "$d" --bpf
 		check_geometry "$DEV_ID" "$q" "$d" 65536
-		if [ "$(bpf_backend)" = io_uring_bpf_ops ]; then
-			grep -qw AUTO_ZC <<<"$(dev_flags "$DEV_ID")" || fail "--bpf without AUTO_ZC"
-		else
-			grep -qw BPF_OPS <<<"$(dev_flags "$DEV_ID")" || fail "--bpf without BPF_OPS"
-		fi
+		assert_bpf_flags "$DEV_ID"
 		per=$((32 / q))
 		fio_verify "/dev/ublkb$DEV_ID" --iodepth="$d" --numjobs="$q" \
 			--size="${per}M" --offset_increment="${per}M"

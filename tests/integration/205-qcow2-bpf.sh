@@ -1,5 +1,6 @@
 #!/bin/bash
-# Proves qcow2 --bpf keeps data intact and serves mapped clusters in BPF:
+# Proves qcow2 --bpf keeps data intact and serves mapped clusters in BPF, on
+# the backend --bpf picks (the seed's with the project's module loaded):
 # a 64 KiB-cluster v3 image (2 queues) with qemu-io patterns reads back
 # identically; fio random writes with crc32c verify allocate clusters (the
 # daemon allocates on redirect, fills the cluster map and hands requests
@@ -29,7 +30,9 @@ truncate -s 64M "$ref"
 patterns qcow2 "$img"
 patterns raw "$ref"
 ublk_add -t qcow2 -f "$img" -q 2 --bpf
-grep -qw AUTO_ZC <<<"$(dev_flags "$DEV_ID")" || fail "--bpf without AUTO_ZC"
+grep -q "io path bpf ($(bpf_backend))" <<<"$DEV_OUT" ||
+	fail "qcow2 --bpf should be served by $(bpf_backend): $DEV_OUT"
+assert_bpf_flags "$DEV_ID"
 dev_json "$DEV_ID" | jq -e '.target.bpf_map.entries_max > 0' >/dev/null ||
 	fail "list --json has no target.bpf_map: $(dev_json "$DEV_ID")"
 cmp "/dev/ublkb$DEV_ID" "$ref" || fail "what qemu-io wrote reads back differently"

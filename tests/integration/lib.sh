@@ -307,6 +307,14 @@ bpf_data_mode() {
 	if [ "$(bpf_backend)" = io_uring_bpf_ops ]; then echo auto_zc; else echo copy; fi
 }
 
+# assert_bpf_flags ID: device ID has the flag its BPF backend needs
+# (io_uring_bpf_ops: AUTO_ZC, the seed: BPF_OPS).
+assert_bpf_flags() {
+	local want=BPF_OPS
+	[ "$(bpf_backend)" = io_uring_bpf_ops ] && want=AUTO_ZC
+	grep -qw "$want" <<<"$(dev_flags "$1")" || fail "--bpf without $want: $(dev_flags "$1")"
+}
+
 # bpf_count ID FIELD: FIELD (nr_io, nr_redirect, nr_retry, nr_split of the
 # BPF program, or nr_io_daemon) summed over the queues, as `ublk list --json`
 # reports it (the daemon refreshes its state file every second).
