@@ -3,7 +3,8 @@
 #
 # qcow2 benchmark, one boot: ublk qcow2 (userspace path), ublk qcow2 --bpf,
 # ublk loop --bpf on a raw file of the same size, and qemu-nbd + the kernel
-# nbd client. Run as root in the VM:
+# nbd client; with the project's module loaded (UBLK_VM_MODULE=project) also
+# qcow2 on each BPF backend (qcow2-seed, qcow2-iour). Run as root in the VM:
 #   tests/vm/run.sh shell 'bash benchmarks/qcow2.sh [-r REPEAT] [-t SECONDS] [-s SIZE]'
 #
 # Workloads (fio, libaio, O_DIRECT on the block device):
@@ -15,6 +16,9 @@
 # Files live on the VM's tmpfs (no O_DIRECT there): qemu-nbd therefore runs
 # with --cache=writeback --aio=io_uring, and ublk's qcow2 target uses the
 # page cache as well (it always does).
+# CPU per request, over the whole fio run (1 s ramp included) divided by the
+# requests fio completed: guest = /proc/stat busy ticks of all CPUs; daemon
+# = the ublk daemon's or qemu-nbd's utime + stime, all threads.
 set -uo pipefail
 export LC_ALL=C
 
@@ -33,6 +37,9 @@ DIR=$(mktemp -d "${UBLK_TEST_DIR:-/tmp}/qcow2-bench.XXXXXX")
 RES=$DIR/results
 : >"$RES"
 CONFIGS="qcow2 qcow2-bpf loop-bpf qemu-nbd"
+# the seed backend exists only with the project's module (kernel/README)
+ublk features 2>/dev/null | grep -q '^bpf backend ublk_bpf_ops: yes' &&
+	CONFIGS="qcow2 qcow2-seed qcow2-iour loop-bpf qemu-nbd"
 
 die() {
 	echo "qcow2.sh: $*" >&2
@@ -45,7 +52,7 @@ modprobe nbd 2>/dev/null
 [ -e /dev/ublk-control ] || modprobe ublk_drv || die "no ublk_drv"
 
 DEV=
-NBD_PID=
+PID=
 # make_image CONFIG fresh|full: the file CONFIG serves
 make_image() {
 	local f=$DIR/$1
@@ -73,6 +80,8 @@ attach() {
 	case $1 in
 	qcow2) out=$(ublk add -t qcow2 -f "$2") ;;
 	qcow2-bpf) out=$(ublk add -t qcow2 -f "$2" --bpf) ;;
+	qcow2-seed) out=$(ublk add -t qcow2 -f "$2" --bpf=seed) ;;
+	qcow2-iour) out=$(ublk add -t qcow2 -f "$2" --bpf=iouring) ;;
 	loop-bpf) out=$(ublk add -t loop -f "$2" --bpf) ;;
 	qemu-nbd)
 		qemu-nbd -c /dev/nbd0 -f qcow2 --cache=writeback --aio=io_uring "$2" ||
@@ -82,12 +91,18 @@ attach() {
 			sleep 0.1
 		done
 		DEV=/dev/nbd0
+		PID=$(pgrep -n -x qemu-nbd)
 		return
 		;;
 	esac
 	[[ $out =~ dev\ id\ ([0-9]+) ]] || die "ublk add ($1) failed: $out"
 	DEV=/dev/ublkb${BASH_REMATCH[1]}
+	PID=$(ublk list -n "${BASH_REMATCH[1]}" --json | jq -r '.pid')
 }
+
+# busy CPU ticks of the whole guest; utime + stime ticks of process $1
+guest_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
+proc_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 
 detach() {
 	if [ "$1" = qemu-nbd ]; then
@@ -98,12 +113,21 @@ detach() {
 	fi
 }
 
+# prints "IOPS MiB/s guest_us_per_req daemon_us_per_req"
 fio_once() {
-	local name=$1 dev=$2
+	local name=$1 dev=$2 g0 d0 g1 d1 hz
 	shift 2
+	hz=$(getconf CLK_TCK)
+	g0=$(guest_ticks)
+	d0=$(proc_ticks "$PID")
 	fio --name="$name" --filename="$dev" --ioengine=libaio --direct=1 \
-		--time_based --runtime="$RUNTIME" --ramp_time=1 --output-format=json "$@" |
-		jq -r '.jobs[0] | "\(.read.iops + .write.iops | floor) \((.read.bw_bytes + .write.bw_bytes) / 1048576 | floor)"'
+		--time_based --runtime="$RUNTIME" --ramp_time=1 --output-format=json "$@" >"$DIR/fio.json" ||
+		die "fio $name on $dev failed"
+	g1=$(guest_ticks)
+	d1=$(proc_ticks "$PID")
+	jq -r --argjson g $((g1 - g0)) --argjson d $((d1 - d0)) --argjson hz "$hz" '.jobs[0] |
+		(.read.total_ios + .write.total_ios) as $n |
+		"\(.read.iops + .write.iops | floor) \((.read.bw_bytes + .write.bw_bytes) / 1048576 | floor) \($g * 1e6 / $hz / $n | floor) \($d * 1e6 / $hz / $n | floor)"' "$DIR/fio.json"
 }
 
 measure() {
@@ -140,17 +164,25 @@ for rep in $(seq "$REPEAT"); do
 done
 
 echo
-echo "median (min-max) over $REPEAT runs of ${RUNTIME}s, $SIZE, TCG guest:"
-printf '%-10s %-6s %22s %18s\n' config load IOPS MiB/s
+echo "median (min-max) over $REPEAT runs of ${RUNTIME}s, $SIZE, TCG guest;"
+echo "CPU: us per request (median), guest = all CPUs, daemon = ublk / qemu-nbd:"
+printf '%-10s %-6s %22s %10s %10s %10s\n' config load IOPS MiB/s guest daemon
 for wl in rr32 rw32 sw; do
 	for cfg in $CONFIGS; do
-		awk -v c="$cfg" -v w="$wl" '$1 == c && $2 == w { print $3, $4 }' "$RES" |
+		awk -v c="$cfg" -v w="$wl" '$1 == c && $2 == w { print $3, $4, $5, $6 }' "$RES" |
 			sort -n | awk -v c="$cfg" -v w="$wl" '
-			{ i[NR] = $1; m[NR] = $2 }
+			function med(a, n,   t, i, j, x) {
+				for (i = 1; i <= n; i++) t[i] = a[i]
+				for (i = 2; i <= n; i++)
+					for (j = i; j > 1 && t[j - 1] > t[j]; j--) { x = t[j]; t[j] = t[j - 1]; t[j - 1] = x }
+				return t[int((n + 1) / 2)]
+			}
+			{ i[NR] = $1; m[NR] = $2; g[NR] = $3; d[NR] = $4 }
 			END {
 				if (!NR) { printf "%-10s %-6s n/a\n", c, w; exit }
 				k = int((NR + 1) / 2)
-				printf "%-10s %-6s %8d (%d-%d) %10d\n", c, w, i[k], i[1], i[NR], m[k]
+				printf "%-10s %-6s %8d (%d-%d) %10d %10d %10d\n", c, w, i[k], i[1], i[NR],
+					m[k], med(g, NR), med(d, NR)
 			}'
 	done
 done

@@ -113,13 +113,13 @@ static void print_state(const json_t *state)
 }
 
 static int get_dev(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublksrv_ctrl_dev_info *info,
-		   struct ublk_params *p)
+		   struct ublk_params *p, struct ublk_param_bpf *bpf)
 {
 	int ret = ublk_ctrl_get_info(ctrl, dev_id, info);
 
 	if (ret < 0)
 		return ret;
-	ret = ublk_ctrl_get_params(ctrl, dev_id, p);
+	ret = ublk_ctrl_get_params_bpf(ctrl, dev_id, p, bpf);
 	if (ret < 0)
 		memset(p, 0, sizeof(*p));
 	return 0;
@@ -128,12 +128,13 @@ static int get_dev(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublksrv_ctrl_dev
 int list_print_dev(struct ublk_ctrl *ctrl, __u32 dev_id, bool verbose)
 {
 	struct ublksrv_ctrl_dev_info info;
+	struct ublk_param_bpf bpf;
 	struct ublk_params p;
 	char err[256];
 	json_t *state;
 	int ret;
 
-	ret = get_dev(ctrl, dev_id, &info, &p);
+	ret = get_dev(ctrl, dev_id, &info, &p, &bpf);
 	if (ret < 0)
 		return ret;
 	printf("dev id %u: nr_hw_queues %u queue_depth %u block size %u dev_capacity %llu\n",
@@ -142,6 +143,8 @@ int list_print_dev(struct ublk_ctrl *ctrl, __u32 dev_id, bool verbose)
 	printf("\tmax rq size %u daemon pid %d state %s\n", info.max_io_buf_bytes, info.ublksrv_pid,
 	       ublk_state_name(info.state));
 	print_flags(info.flags);
+	if (p.types & UBLK_PARAM_TYPE_BPF)
+		printf("\tbpf ops id %u\n", bpf.ops_id);
 	if (verbose && (p.types & UBLK_PARAM_TYPE_DEVT))
 		printf("\tublkc: %u:%u ublkb: %u:%u owner: %u:%u\n", p.devt.char_major,
 		       p.devt.char_minor, p.devt.disk_major, p.devt.disk_minor, info.owner_uid,
@@ -182,7 +185,7 @@ static json_t *flag_names(__u64 flags)
 
 /* The kernel's fields, then the state file's (docs/json-schema.md order). */
 static json_t *json_dev(const struct ublksrv_ctrl_dev_info *info, const struct ublk_params *p,
-			const json_t *state)
+			const struct ublk_param_bpf *bpf, const json_t *state)
 {
 	json_t *obj, *v;
 	size_t i;
@@ -196,6 +199,11 @@ static json_t *json_dev(const struct ublksrv_ctrl_dev_info *info, const struct u
 			(json_int_t)info->max_io_buf_bytes, "pid", (int)info->ublksrv_pid, "flags",
 			(json_int_t)info->flags, "flag_names", flag_names(info->flags), "recovery",
 			recovery_name(info->flags));
+	if (obj && (p->types & UBLK_PARAM_TYPE_BPF) &&
+	    set_new(obj, "bpf_ops_id", json_integer(bpf->ops_id))) {
+		json_decref(obj);
+		return NULL;
+	}
 	for (i = 0; obj && i < sizeof(state_keys) / sizeof(state_keys[0]); i++) {
 		v = json_object_get(state, state_keys[i]);
 		if (v && set_new(obj, state_keys[i], json_incref(v))) {
@@ -215,8 +223,9 @@ static int list_json(struct ublk_ctrl *ctrl, const __u32 *ids, int n, bool one)
 
 	for (i = 0; !ret && i < n; i++) {
 		struct ublksrv_ctrl_dev_info info;
+		struct ublk_param_bpf bpf;
 		struct ublk_params p;
-		int gret = get_dev(ctrl, ids[i], &info, &p);
+		int gret = get_dev(ctrl, ids[i], &info, &p, &bpf);
 
 		if (gret && one) {
 			fprintf(stderr, "ublk list: device %u %s\n", ids[i],
@@ -229,7 +238,7 @@ static int list_json(struct ublk_ctrl *ctrl, const __u32 *ids, int n, bool one)
 		state = ublk_state_load(ids[i], err, sizeof(err));
 		if (!state && errno != ENOENT)
 			fprintf(stderr, "ublk list: %s\n", err);
-		ret = json_array_append_new(arr, json_dev(&info, &p, state)) ? -ENOMEM : 0;
+		ret = json_array_append_new(arr, json_dev(&info, &p, &bpf, state)) ? -ENOMEM : 0;
 		json_decref(state);
 	}
 	if (!ret)

@@ -66,6 +66,9 @@ int ublk_ctrl_set_params(struct ublk_ctrl *ctrl, __u32 dev_id, const struct ublk
 int ublk_ctrl_set_params_bpf(struct ublk_ctrl *ctrl, __u32 dev_id, const struct ublk_params *params,
 			     const struct ublk_param_bpf *bpf);
 int ublk_ctrl_get_params(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublk_params *params);
+/* ... plus the ublk_bpf_ops binding: params->types has UBLK_PARAM_TYPE_BPF if bound. */
+int ublk_ctrl_get_params_bpf(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublk_params *params,
+			     struct ublk_param_bpf *bpf);
 int ublk_ctrl_start_dev(struct ublk_ctrl *ctrl, __u32 dev_id, pid_t daemon_pid);
 int ublk_ctrl_stop_dev(struct ublk_ctrl *ctrl, __u32 dev_id);
 int ublk_ctrl_quiesce_dev(struct ublk_ctrl *ctrl, __u32 dev_id, __u64 timeout_ms);

@@ -495,6 +495,19 @@ static int ublk_bpf_set_param(struct ublk_device *ub, const void __user *argp,
 	return 0;
 }
 
+/* GET_PARAMS: the binding, after struct ublk_params, if the buffer has room. */
+static int ublk_bpf_get_param(struct ublk_device *ub, void __user *argp, u32 len)
+{
+	struct ublk_param_bpf p = { .ops_id = ub->bpf_ops_id };
+
+	if (!(ub->params.types & UBLK_PARAM_TYPE_BPF) ||
+	    len < sizeof(struct ublk_params) + sizeof(p))
+		return 0;
+	if (copy_to_user(argp + sizeof(struct ublk_params), &p, sizeof(p)))
+		return -EFAULT;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- kfuncs */
 
 __bpf_kfunc_start_defs();

@@ -210,6 +210,25 @@ int ublk_ctrl_get_params(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublk_param
 			     sizeof(*params));
 }
 
+int ublk_ctrl_get_params_bpf(struct ublk_ctrl *ctrl, __u32 dev_id, struct ublk_params *params,
+			     struct ublk_param_bpf *bpf)
+{
+	struct {
+		struct ublk_params p;
+		struct ublk_param_bpf bpf;
+	} __attribute__((packed)) b = { .p.len = sizeof(b) };
+	int ret;
+
+	/* a stock driver copies struct ublk_params and leaves the rest */
+	ret = ublk_ctrl_buf(ctrl, UBLK_U_CMD_GET_PARAMS, dev_id, (__u16)-1, &b, sizeof(b));
+	*params = b.p;
+	params->len = sizeof(*params);
+	*bpf = b.bpf;
+	if (ret < 0 || !(params->types & UBLK_PARAM_TYPE_BPF))
+		memset(bpf, 0, sizeof(*bpf));
+	return ret;
+}
+
 int ublk_ctrl_start_dev(struct ublk_ctrl *ctrl, __u32 dev_id, pid_t daemon_pid)
 {
 	return ublk_ctrl_simple(ctrl, UBLK_U_CMD_START_DEV, dev_id, daemon_pid);

@@ -34,6 +34,10 @@ grep -q 'io path bpf (ublk_bpf_ops) data mode copy' <<<"$DEV_OUT" ||
 [ "$(dev_json "$id" | jq -r .bpf_backend)" = ublk_bpf_ops ] ||
 	fail "list --json bpf_backend is not ublk_bpf_ops"
 grep -qw BPF_OPS <<<"$(dev_flags "$id")" || fail "--bpf=seed without the BPF_OPS flag"
+# the kernel's view of the binding (GET_PARAMS): ops id = device id
+[ "$(dev_json "$id" | jq -r .bpf_ops_id)" = "$id" ] ||
+	fail "list --json bpf_ops_id is not $id: $(dev_json "$id" | jq -c .)"
+grep -q "bpf ops id $id\$" <<<"$(ublk list -n "$id")" || fail "ublk list does not show bpf ops id $id"
 fio_run rr "/dev/ublkb$id" --rw=randrw --bs=4k --iodepth=32 --runtime=3 --time_based
 assert_bpf_served_all "$id" rr
 
@@ -62,6 +66,8 @@ ublk_add -t null --size 256M --bpf=iouring
 id=$DEV_ID
 [ "$(dev_json "$id" | jq -r .bpf_backend)" = io_uring_bpf_ops ] ||
 	fail "--bpf=iouring: bpf_backend is not io_uring_bpf_ops"
+[ "$(dev_json "$id" | jq 'has("bpf_ops_id")')" = false ] ||
+	fail "--bpf=iouring: the kernel should have no ublk_bpf_ops binding for dev $id"
 fio_run rr2 "/dev/ublkb$id" --rw=randread --bs=4k --iodepth=16 --runtime=2 --time_based
 assert_bpf_served_all "$id" rr2
 ublk_del "$id"
