@@ -37,6 +37,13 @@ check_after_kill() {
 	log "kill $1: check exit $rc ($(grep -o '[0-9]* leaked clusters' <<<"$chk" || echo no leaks)), pattern intact"
 }
 
+# fio's last words, and whose error it was: the daemon's since its last
+# (re)start (nr_io_err per queue) or the kernel's
+fio_errors() {
+	echo "$(tail -n 5 "$FIO_OUT.err"); daemon errors per queue" \
+		"$(dev_json "$id" | jq -c '[.queues[].nr_io_err]'); kernel: $(dmesg | tail -n 5)"
+}
+
 dev_writes() { awk '{ print $5 }' "$(dev_sysfs "$id")/stat"; }
 writes_past() { [ "$(dev_writes)" -ge "$1" ]; }
 
@@ -45,9 +52,9 @@ fio_bg crash "/dev/ublkb$id" --rw=randwrite --bssplit=4k/50:16k/20:64k/20:256k/1
 for i in $(seq 1 10); do
 	w0=$(dev_writes)
 	wait_for 60 writes_past $((w0 + 20 + i * 15)) ||
-		fail "fio made no progress before kill $i: $(tail -n 5 "$FIO_OUT.err")"
+		fail "fio made no progress before kill $i: $(fio_errors)"
 	sleep "0.$((i * 7 % 10))"
-	pid_alive "$FIO_PID" || fail "fio ended before kill $i: $(tail -n 5 "$FIO_OUT.err")"
+	pid_alive "$FIO_PID" || fail "fio ended before kill $i: $(fio_errors)"
 	kill_daemon "$id"
 	wait_state "$id" QUIESCED 30
 	check_after_kill "$i"
@@ -56,7 +63,7 @@ done
 kill -INT "$FIO_PID"
 fio_bg_wait 120
 jq -e '[.jobs[].error] | all(. == 0)' <<<"$FIO_JSON" >/dev/null ||
-	fail "fio reported errors: $(tail -n 5 "$FIO_OUT.err")"
+	fail "fio reported errors: $(fio_errors)"
 cmp -n 8M "/dev/ublkb$id" "$T_WORK/pattern" || fail "the flushed pattern reads back wrong"
 ublk_del "$id"
 check_after_kill final
