@@ -24,7 +24,9 @@
 #   requests and verifies;
 # - 4 KiB random writes at iodepth 4096 (4 jobs x 1024) verify, with more
 #   than 512 requests seen in flight at once (sysfs inflight): more than a
-#   depth of 128 or a scheduler's 256 could hold.
+#   depth of 128 or a scheduler's 256 could hold. The daemon is stopped
+#   (SIGSTOP) while fio fills the queue, so the count shows what the kernel
+#   holds, not how fast this host runs fio against the daemon.
 # Zero copy and --bpf go first, copy mode last (before the fix it was
 # OOM-killed in a 2 GiB VM: its resident buffers grew with every new tag).
 # timeout: 480
@@ -68,6 +70,27 @@ inflight_sampler() {
 		sleep 0.05
 	done
 }
+# hold_daemon: stop the daemon once fio has requests in flight, until more
+# than INFLIGHT_MIN wait in the kernel (at most 20 s), then let it go on; a
+# ublk request waits for its daemon, it does not time out. Nothing in here
+# may fail the test: the daemon must not be left stopped.
+hold_daemon() {
+	local f r w i
+	f=$(dev_sysfs "$DEV_ID")/inflight
+	for i in $(seq 200); do
+		read -r r w <"$f"
+		((r + w > 0)) && break
+		sleep 0.05
+	done
+	kill -STOP "$DEV_PID"
+	for i in $(seq 400); do
+		read -r r w <"$f"
+		((r + w > INFLIGHT_MIN)) && break
+		sleep 0.05
+	done
+	kill -CONT "$DEV_PID"
+}
+
 SAMPLER=
 sampler_start() {
 	inflight_sampler "$1" &
@@ -157,15 +180,22 @@ check_dev() {
 
 	# 4 KiB random writes, 4 jobs x 1024 = the whole depth
 	sampler_start "$T_WORK/inflight-4k"
-	fio_run deep "/dev/ublkb$DEV_ID" --rw=randwrite --bs=4k --iodepth=1024 --numjobs=4 \
+	fio_bg deep "/dev/ublkb$DEV_ID" --rw=randwrite --bs=4k --iodepth=1024 --numjobs=4 \
 		--iodepth_batch_submit=256 --size=16M --offset_increment=$((SIZE_MB / 4))M \
 		"${fio_opts_verify[@]}"
-	sampler_stop
-	max=$(cat "$T_WORK/inflight-4k")
-	log "$mode: 4 KiB at iodepth 4 x 1024: up to $max requests in flight"
 	# the seed backend does the I/O in the submitter's ublk_queue_rq():
 	# requests complete before the next one is queued, nothing piles up
-	if [ "$mode" = bpf ] && [ "$(bpf_backend)" = ublk_bpf_ops ]; then
+	seed=false
+	[ "$mode" = bpf ] && [ "$(bpf_backend)" = ublk_bpf_ops ] && seed=true
+	$seed || hold_daemon
+	fio_bg_wait 240
+	sampler_stop
+	[ "$FIO_RC" -eq 0 ] || fail "$mode: fio deep failed (exit $FIO_RC): $(tail -n 5 "$FIO_OUT.err")"
+	jq -e '[.jobs[].error] | all(. == 0) and ([.jobs[].write.io_bytes] | add > 0)' \
+		<<<"$FIO_JSON" >/dev/null || fail "$mode: fio deep reported errors or did no I/O"
+	max=$(cat "$T_WORK/inflight-4k")
+	log "$mode: 4 KiB at iodepth 4 x 1024: up to $max requests in flight"
+	if $seed; then
 		log "$mode: ublk_bpf_ops serves in the submitter: no in-flight bound"
 	else
 		[ "$max" -gt "$INFLIGHT_MIN" ] ||
