@@ -191,7 +191,7 @@ check_dev() {
 	fio_bg_wait 240
 	sampler_stop
 	[ "$FIO_RC" -eq 0 ] || fail "$mode: fio deep failed (exit $FIO_RC): $(tail -n 5 "$FIO_OUT.err")"
-	jq -e '[.jobs[].error] | all(. == 0) and ([.jobs[].write.io_bytes] | add > 0)' \
+	jq -e '([.jobs[].error] | all(. == 0)) and ([.jobs[].write.io_bytes] | add > 0)' \
 		<<<"$FIO_JSON" >/dev/null || fail "$mode: fio deep reported errors or did no I/O"
 	max=$(cat "$T_WORK/inflight-4k")
 	log "$mode: 4 KiB at iodepth 4 x 1024: up to $max requests in flight"
