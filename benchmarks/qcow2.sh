@@ -92,12 +92,14 @@ attach() {
 		done
 		DEV=/dev/nbd0
 		PID=$(pgrep -n -x qemu-nbd)
+		[ -r "/proc/$PID/stat" ] || die "qemu-nbd: no pid"
 		return
 		;;
 	esac
 	[[ $out =~ dev\ id\ ([0-9]+) ]] || die "ublk add ($1) failed: $out"
 	DEV=/dev/ublkb${BASH_REMATCH[1]}
-	PID=$(ublk list -n "${BASH_REMATCH[1]}" --json | jq -r '.pid')
+	PID=$(ublk list -n "${BASH_REMATCH[1]}" --json | jq -r '.[0].pid')
+	[ -r "/proc/$PID/stat" ] || die "$1: no daemon pid ($PID)"
 }
 
 # busy CPU ticks of the whole guest; utime + stime ticks of process $1
