@@ -5,7 +5,10 @@
 # ublk loop --bpf on a raw file of the same size, and qemu-nbd + the kernel
 # nbd client; with the project's module loaded (UBLK_VM_MODULE=project) also
 # qcow2 on each BPF backend (qcow2-seed, qcow2-iour). Run as root in the VM:
-#   tests/vm/run.sh shell 'bash benchmarks/qcow2.sh [-r REPEAT] [-t SECONDS] [-s SIZE]'
+#   tests/vm/run.sh shell 'bash benchmarks/qcow2.sh [-r REPEAT] [-t SECONDS] [-s SIZE]
+#                                                   [-j JOBS] [-c "CONFIG..."]'
+# -j: fio jobs per run (default 1; sw gives each its own SIZE/JOBS range);
+# -c: only these configurations (default: all this kernel has)
 #
 # Workloads (fio, libaio, O_DIRECT on the block device):
 #   rr32   4 KiB random read, qd 32, on a fully allocated image
@@ -23,16 +26,24 @@ set -uo pipefail
 export LC_ALL=C
 
 REPEAT=3
+JOBS=1
+ONLY=
 RUNTIME=5
 SIZE=256M
-while getopts 'r:t:s:' opt; do
+while getopts 'r:t:s:j:c:' opt; do
 	case $opt in
 	r) REPEAT=$OPTARG ;;
+	j) JOBS=$OPTARG ;;
+	c) ONLY=$OPTARG ;;
 	t) RUNTIME=$OPTARG ;;
 	s) SIZE=$OPTARG ;;
 	*) exit 2 ;;
 	esac
 done
+die() {
+	echo "qcow2.sh: $*" >&2
+	exit 1
+}
 DIR=$(mktemp -d "${UBLK_TEST_DIR:-/tmp}/qcow2-bench.XXXXXX")
 RES=$DIR/results
 : >"$RES"
@@ -40,11 +51,14 @@ CONFIGS="qcow2 qcow2-bpf loop-bpf qemu-nbd"
 # the seed backend exists only with the project's module (kernel/README)
 ublk features 2>/dev/null | grep -q '^bpf backend ublk_bpf_ops: yes' &&
 	CONFIGS="qcow2 qcow2-seed qcow2-iour loop-bpf qemu-nbd"
+if [ -n "$ONLY" ]; then
+	for c in $ONLY; do
+		[[ " $CONFIGS " == *" $c "* ]] || die "-c: no configuration '$c' here (have: $CONFIGS)"
+	done
+	CONFIGS=$ONLY
+fi
+case $JOBS in '' | *[!0-9]* | 0) die "-j: '$JOBS' is not a number of jobs" ;; esac
 
-die() {
-	echo "qcow2.sh: $*" >&2
-	exit 1
-}
 for c in fio jq qemu-img qemu-nbd ublk; do
 	command -v "$c" >/dev/null || die "$c not installed"
 done
@@ -123,6 +137,7 @@ fio_once() {
 	g0=$(guest_ticks)
 	d0=$(proc_ticks "$PID")
 	fio --name="$name" --filename="$dev" --ioengine=libaio --direct=1 \
+		--numjobs="$JOBS" --group_reporting \
 		--time_based --runtime="$RUNTIME" --ramp_time=1 --output-format=json "$@" >"$DIR/fio.json" ||
 		die "fio $name on $dev failed"
 	g1=$(guest_ticks)
@@ -148,7 +163,8 @@ measure() {
 	sw)
 		img=$(make_image "$cfg" fresh)
 		attach "$cfg" "$img"
-		r=$(fio_once sw "$DEV" --rw=write --bs=1M --iodepth=8)
+		r=$(fio_once sw "$DEV" --rw=write --bs=1M --iodepth=8 \
+			--size=$((${SIZE%M} / JOBS))M --offset_increment=$((${SIZE%M} / JOBS))M)
 		;;
 	esac
 	detach "$cfg"
@@ -166,7 +182,7 @@ for rep in $(seq "$REPEAT"); do
 done
 
 echo
-echo "median (min-max) over $REPEAT runs of ${RUNTIME}s, $SIZE, TCG guest;"
+echo "median (min-max) over $REPEAT runs of ${RUNTIME}s, $SIZE, $JOBS fio job(s), TCG guest;"
 echo "CPU: us per request (median), guest = all CPUs, daemon = ublk / qemu-nbd:"
 printf '%-10s %-6s %22s %10s %10s %10s\n' config load IOPS MiB/s guest daemon
 for wl in rr32 rw32 sw; do
