@@ -70,24 +70,21 @@ inflight_sampler() {
 		sleep 0.05
 	done
 }
+# inflight_over N: more than N requests of the last added device in flight
+inflight_over() {
+	local r w
+	read -r r w <"$(dev_sysfs "$DEV_ID")/inflight"
+	((r + w > $1))
+}
+
 # hold_daemon: stop the daemon once fio has requests in flight, until more
 # than INFLIGHT_MIN wait in the kernel (at most 20 s), then let it go on; a
 # ublk request waits for its daemon, it does not time out. Nothing in here
 # may fail the test: the daemon must not be left stopped.
 hold_daemon() {
-	local f r w i
-	f=$(dev_sysfs "$DEV_ID")/inflight
-	for i in $(seq 200); do
-		read -r r w <"$f"
-		((r + w > 0)) && break
-		sleep 0.05
-	done
+	wait_for 10 inflight_over 0 || true
 	kill -STOP "$DEV_PID"
-	for i in $(seq 400); do
-		read -r r w <"$f"
-		((r + w > INFLIGHT_MIN)) && break
-		sleep 0.05
-	done
+	wait_for 20 inflight_over "$INFLIGHT_MIN" || true
 	kill -CONT "$DEV_PID"
 }
 
