@@ -85,8 +85,8 @@ static __u64 ublk_tgt_queue_io(ublk_bpf_ctx_t *ring, const struct ublksrv_io_des
 {
 	__u32 op = ublksrv_get_op(iod), total = iod->nr_sectors << 9, len, room, idx;
 	__u64 start = iod->start_sector << 9, pos = start + offset, cmask, host;
-	__u32 slot = ublk_tgt_io_slot(ring, tag);
 	struct qcow2_hosts *h;
+	__u32 slot;
 	__u32 rw_flags = 0;
 	__u8 opcode;
 
@@ -109,6 +109,7 @@ static __u64 ublk_tgt_queue_io(ublk_bpf_ctx_t *ring, const struct ublksrv_io_des
 	}
 	if (!total || offset >= total)
 		return ublk_bpf_return(UBLK_BPF_IO_REDIRECT, 0);
+	slot = ublk_tgt_io_slot(ring, tag);
 	h = bpf_map_lookup_elem(&hosts, &slot);
 	if (!h) {
 		/* not sized for this request: only before anything was queued */
