@@ -16,6 +16,7 @@
 #define CACHE_BYTES (4u << 20)
 #define CACHE_MIN 4
 #define CACHE_MAX 1024
+#define QCOW2_MAX_EOF_LEAKS 1024 /* in-use clusters past EOF one scan skips */
 
 struct qcow2_cache_entry {
 	uint64_t off; /* host offset of the cached cluster, 0 = empty */
@@ -370,7 +371,7 @@ int qcow2_set_refcount(struct qcow2_image *img, uint64_t idx, uint64_t rc)
  */
 int qcow2_alloc_clusters(struct qcow2_image *img, uint64_t n, uint64_t *host_off)
 {
-	uint64_t idx = img->free_hint ? img->free_hint : 1, r, rc;
+	uint64_t idx = img->free_hint ? img->free_hint : 1, r, rc, past_eof = 0;
 	int ret;
 
 	if (n != 1)
@@ -398,8 +399,12 @@ int qcow2_alloc_clusters(struct qcow2_image *img, uint64_t n, uint64_t *host_off
 			return ret;
 		if (!rc)
 			break;
-		/* in-use clusters past EOF: corrupt refcounts, and an endless scan */
-		if (idx << img->cluster_bits >= img->file_size)
+		/*
+		 * In use past EOF: a crash between raising a refcount and writing
+		 * the cluster leaks one. A long run of them is corrupt refcounts,
+		 * and would make an endless scan.
+		 */
+		if (idx << img->cluster_bits >= img->file_size && ++past_eof > QCOW2_MAX_EOF_LEAKS)
 			return -EIO;
 	}
 	ret = qcow2_set_refcount(img, idx, 1);

@@ -279,6 +279,37 @@ static void l2_entries(void)
 	build_valid();
 }
 
+/*
+ * Refcounts in use past EOF: a few are what a crash leaks (allocation
+ * skips them); a block full of them is corrupt and fails, never loops.
+ */
+static void refcounts_past_eof(void)
+{
+	char err[QCOW2_ERRLEN];
+	struct qcow2_image *q;
+	struct qcow2_mapping m;
+	uint8_t buf[512] = { 0 };
+	uint32_t i;
+
+	img[2 * CS + 2 * NCL + 1] = 1;
+	img[2 * CS + 2 * (NCL + 1) + 1] = 1;
+	save("leaked-past-eof.qcow2");
+	q = try_open("leaked-past-eof.qcow2", err);
+	CHECK(q != NULL);
+	CHECK(q && qcow2_write(q, buf, sizeof(buf), CS) == 0);
+	CHECK(q && qcow2_map(q, CS, &m) == 0 && m.host_off == (NCL + 2) * CS);
+	qcow2_close(q);
+	for (i = 0; i < CS / 2; i++)
+		img[2 * CS + 2 * i + 1] = 1;
+	save("refcounts-full.qcow2");
+	q = try_open("refcounts-full.qcow2", err);
+	CHECK(q != NULL);
+	CHECK(q && qcow2_write(q, buf, sizeof(buf), CS) == -EIO);
+	printf("%-24s allocation: EIO\n", "refcounts-full.qcow2");
+	qcow2_close(q);
+	build_valid();
+}
+
 /* A writer excludes every other opener, readers share. */
 static void locking(void)
 {
@@ -317,6 +348,7 @@ int main(int argc, char **argv)
 	features();
 	backing();
 	l2_entries();
+	refcounts_past_eof();
 	locking();
 	valid();
 	if (argc < 2 && !failures) {

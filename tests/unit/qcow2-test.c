@@ -300,7 +300,10 @@ static void test_snapshot(void)
 	free(snap);
 }
 
-/* ---- crash at every write: the image stays consistent, data is old or new */
+/*
+ * ---- crash at every write: the image stays consistent, data is old or new,
+ * and it keeps working: the ops left (from the one cut short) complete on it
+ */
 
 struct op {
 	uint64_t off, len, seed;
@@ -414,6 +417,22 @@ static bool check_no_corruption(void)
 	return false;
 }
 
+/* After a crash, as a restarted daemon: the ops left, then all of @fin reads back. */
+static bool resume(const struct op *ops, int nr, const uint8_t *fin, uint8_t *got, uint64_t size)
+{
+	char err[QCOW2_ERRLEN];
+	struct qcow2_image *img = qcow2_open(path("c.qcow2"), false, err, sizeof(err));
+	bool ok;
+
+	if (!img) {
+		fprintf(stderr, "reopen after the crash: %s\n", err);
+		return false;
+	}
+	ok = run_ops(img, ops, nr, -1) == 0 && qcow2_read(img, got, size, 0) == 0;
+	qcow2_close(img);
+	return ok && check_no_corruption() && old_or_new(got, fin, NULL, NULL, size);
+}
+
 /*
  * Fill c0.qcow2 below guest offset @lo until the host clusters in use come
  * within 20 of what the refcount table covers: the ops then grow it.
@@ -445,7 +464,8 @@ static void crash_scenario(const char *name, const char *setup, uint64_t size, u
 {
 	uint32_t rt0;
 	struct op ops[24];
-	uint8_t *ref = malloc(size), *got = malloc(size), *tmp = malloc(1 << 20);
+	uint8_t *ref = malloc(size), *got = malloc(size), *tmp = malloc(1 << 20),
+		*fin = malloc(size);
 	unsigned long total = 1000000000ul, n;
 	struct qcow2_image *img;
 	char err[QCOW2_ERRLEN];
@@ -474,6 +494,7 @@ static void crash_scenario(const char *name, const char *setup, uint64_t size, u
 	CHECK(!grows || img->rt_clusters > rt0);
 	total -= qcow2_test_crash_after;
 	qcow2_test_crash_after = 0;
+	CHECK(qcow2_read(img, fin, size, 0) == 0);
 	qcow2_close(img);
 	img = qcow2_open(path("c0.qcow2"), true, err, sizeof(err));
 	CHECK(img && qcow2_read(img, ref, size, 0) == 0);
@@ -493,14 +514,17 @@ static void crash_scenario(const char *name, const char *setup, uint64_t size, u
 		CHECK(img && qcow2_read(img, got, size, 0) == 0);
 		qcow2_close(img);
 		CHECK(old_or_new(got, ref, done < nr ? &ops[done] : NULL, tmp, size));
+		CHECK(resume(ops + done, nr - done, fin, got, size));
 		if (failures)
 			fprintf(stderr, "%s: crash before write %lu of %lu (op %d)\n", name, n,
 				total, done);
 		points++;
 	}
-	fprintf(stderr, "  %d crash points of %lu writes: no corruption, data old or new\n", points,
-		total);
+	fprintf(stderr,
+		"  %d crash points of %lu writes: no corruption, data old or new, resumed to the end\n",
+		points, total);
 out:
+	free(fin);
 	free(ref);
 	free(got);
 	free(tmp);
