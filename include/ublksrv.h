@@ -326,6 +326,7 @@ struct ublk_dev {
 	struct ublk_queue *queues;
 	int ready_evfd; /* written by each queue thread once set up */
 	int exit_evfd; /* written by each queue thread as it exits */
+	int release_evfd; /* a failed queue keeps its ring until this is written */
 	__u64 stats_sum; /* of the queues' counters when the state was written */
 	/* destroy leaves the device to the kernel (QUIESCED) for recovery */
 	bool keep;

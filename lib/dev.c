@@ -335,7 +335,7 @@ int ublk_dev_setup(struct ublk_dev *dev, const struct ublk_dev_opts *opts)
 	int ret;
 
 	memset(dev, 0, sizeof(*dev));
-	dev->cdev_fd = dev->ready_evfd = dev->exit_evfd = dev->ctrl.fd = -1;
+	dev->cdev_fd = dev->ready_evfd = dev->exit_evfd = dev->release_evfd = dev->ctrl.fd = -1;
 
 	dev->ops = opts->tgt;
 	if (!dev->ops) {
@@ -519,7 +519,8 @@ int ublk_dev_start_queues(struct ublk_dev *dev)
 	}
 	dev->ready_evfd = eventfd(0, EFD_CLOEXEC);
 	dev->exit_evfd = eventfd(0, EFD_CLOEXEC);
-	if (dev->ready_evfd < 0 || dev->exit_evfd < 0) {
+	dev->release_evfd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
+	if (dev->ready_evfd < 0 || dev->exit_evfd < 0 || dev->release_evfd < 0) {
 		ublk_dev_err(dev, "eventfd: %s", strerror(errno));
 		return -errno;
 	}
@@ -662,6 +663,12 @@ static void ublk_dev_on_queue_exit(struct ublk_dev *dev)
 		eventfd_write(dev->queues[i].stop_evfd, 1);
 }
 
+/* Acted on the failure (or stop): failed queues may close their rings now. */
+static void ublk_dev_release_failed(struct ublk_dev *dev)
+{
+	eventfd_write(dev->release_evfd, dev->nr_queues_started);
+}
+
 int ublk_dev_run(struct ublk_dev *dev)
 {
 	struct pollfd pfd[2];
@@ -695,12 +702,14 @@ int ublk_dev_run(struct ublk_dev *dev)
 		    !stopping) {
 			stopping = true;
 			ublk_dev_on_signal(dev, si.ssi_signo);
+			ublk_dev_release_failed(dev);
 		}
 		if ((pfd[0].revents & POLLIN) && !eventfd_read(dev->exit_evfd, &v)) {
 			exited += v;
 			if (!stopping) {
 				stopping = true;
 				ublk_dev_on_queue_exit(dev);
+				ublk_dev_release_failed(dev);
 			}
 		}
 	}
@@ -714,6 +723,7 @@ static void ublk_dev_join_queues(struct ublk_dev *dev)
 
 	for (i = 0; i < dev->nr_queues_started; i++)
 		eventfd_write(dev->queues[i].stop_evfd, 1);
+	ublk_dev_release_failed(dev);
 	for (i = 0; i < dev->nr_queues_started; i++) {
 		pthread_join(dev->queues[i].thread, NULL);
 		close(dev->queues[i].stop_evfd);
@@ -743,6 +753,7 @@ void ublk_dev_destroy(struct ublk_dev *dev)
 	ublk_close_fd(&dev->cdev_fd);
 	ublk_close_fd(&dev->ready_evfd);
 	ublk_close_fd(&dev->exit_evfd);
+	ublk_close_fd(&dev->release_evfd);
 	ublk_tgt_deinit(dev);
 
 	if (dev->keep) {

@@ -382,6 +382,20 @@ static void ublk_queue_deinit(struct ublk_queue *q)
 	q->ios = NULL;
 }
 
+/*
+ * A failed queue reports its exit but keeps its ring until the device thread
+ * has acted: QUIESCE_DEV cancels the ring's FETCHes, and the ring's exit
+ * cancelling them at the same time makes ublk_drv WARN (io->cmd != cmd).
+ */
+static void ublk_queue_report_failure(struct ublk_queue *q)
+{
+	eventfd_t v;
+
+	eventfd_write(q->dev->exit_evfd, 1);
+	while (eventfd_read(q->dev->release_evfd, &v) && errno == EINTR)
+		;
+}
+
 void *ublk_queue_thread(void *arg)
 {
 	struct ublk_queue *q = arg;
@@ -393,7 +407,10 @@ void *ublk_queue_thread(void *arg)
 		ublk_bpf_queue_loop(q);
 	else if (!q->err)
 		ublk_queue_loop(q);
+	if (q->failed)
+		ublk_queue_report_failure(q);
 	ublk_queue_deinit(q);
-	eventfd_write(dev->exit_evfd, 1);
+	if (!q->failed)
+		eventfd_write(dev->exit_evfd, 1);
 	return NULL;
 }
