@@ -73,6 +73,23 @@ static void ublk_queue_cmd(struct ublk_queue *q, int tag, __u32 cmd_op, int res)
 	q->cmd_inflight++;
 }
 
+/* A queue logs its first failed requests; after that they are only counted. */
+#define UBLK_IO_ERR_LOGGED 10
+
+static void ublk_log_io_err(const struct ublk_queue *q, int tag, int res)
+{
+	static const char *const names[] = {
+		"read", "write", "flush", "discard", "write same", "write zeroes",
+	};
+	const struct ublksrv_io_desc *iod = &q->iods[tag];
+	__u8 op = ublksrv_get_op(iod);
+
+	ublk_err("queue %d: %s of %u sectors at sector %llu failed: %s%s", q->q_id,
+		 op < sizeof(names) / sizeof(names[0]) ? names[op] : "request", iod->nr_sectors,
+		 (unsigned long long)iod->start_sector, strerror(-res),
+		 q->nr_io_err == UBLK_IO_ERR_LOGGED ? " (further errors are only counted)" : "");
+}
+
 void ublk_complete_io(struct ublk_queue *q, int tag, int res)
 {
 	struct ublk_io *io = &q->ios[tag];
@@ -81,8 +98,8 @@ void ublk_complete_io(struct ublk_queue *q, int tag, int res)
 		io->flags &= ~UBLK_IO_IN_TGT;
 		q->tgt_inflight--;
 	}
-	if (res < 0)
-		q->nr_io_err++;
+	if (res < 0 && ++q->nr_io_err <= UBLK_IO_ERR_LOGGED)
+		ublk_log_io_err(q, tag, res);
 	ublk_queue_cmd(q, tag, UBLK_U_IO_COMMIT_AND_FETCH_REQ, res);
 }
 
