@@ -148,13 +148,33 @@ clean_ublk() {
 	done
 }
 
+# Kernel messages that fail a test.
+kwarn='WARNING:|BUG:|Oops|general protection fault|Call Trace:|blocked for more than|UBSAN|KASAN'
+
+# The syslog bytes after offset $1: what the daemons logged during a test.
+syslog_since() {
+	[ -f "$out/syslog.log" ] && tail -c "+$(($1 + 1))" "$out/syslog.log"
+}
+
+# A failed test's log ends with why, in a few lines (run.sh shows them):
+# the harness's verdict, the first kernel warning, the daemons' errors.
+log_summary() {
+	local note=$1 klog=$2 dlog=$3
+
+	echo "### harness: summary: FAIL: $note"
+	grep -E -m 1 -B 1 -A 14 "$kwarn" "$klog" 2>/dev/null | sed 's/^/kernel: /'
+	grep -E 'daemon\.(err|warn)' "$dlog" 2>/dev/null | tail -n 10 | sed 's/^/daemon: /'
+}
+
 run_one() {
-	local t=$1 name tmo rc=0 pid verdict note='' left i klog t0=$SECONDS
+	local t=$1 name tmo rc=0 pid verdict note='' left i klog dlog sl0 t0=$SECONDS
 
 	name=$(basename "$t" .sh)
 	tmo=$(sed -n 's/^# *timeout: *\([0-9][0-9]*\).*/\1/p' "$t" | head -n 1)
 	tmo=${tmo:-$UBLK_TEST_TIMEOUT}
 	klog=$out/logs/$name.kmsg
+	dlog=$out/logs/$name.syslog
+	sl0=$(stat -c %s "$out/syslog.log" 2>/dev/null || echo 0)
 
 	echo "$name" >"$out/current"
 	fresh_scratch
@@ -198,7 +218,7 @@ run_one() {
 	fi
 
 	dmesg -c >"$klog" 2>&1 || true
-	if grep -Eq 'WARNING:|BUG:|Oops|general protection fault|Call Trace:|blocked for more than|UBSAN|KASAN' "$klog"; then
+	if grep -Eq "$kwarn" "$klog"; then
 		verdict=FAIL
 		note="${note:+$note; }kernel warning or oops (see below)"
 	fi
@@ -206,9 +226,18 @@ run_one() {
 		{ echo "### harness: kernel messages during the test:"; cat "$klog"; } \
 			>>"$out/logs/$name.log"
 	fi
-	rm -f "$klog"
+	syslog_since "$sl0" >"$dlog" || true
+	if [ -s "$dlog" ]; then
+		{ echo "### harness: daemon log (syslog) during the test:"; cat "$dlog"; } \
+			>>"$out/logs/$name.log"
+	fi
+	if [ "$verdict" = FAIL ]; then
+		log_summary "$note" "$klog" "$dlog" >>"$out/logs/$name.log"
+	elif [ -n "$note" ]; then
+		echo "### harness: $verdict: $note" >>"$out/logs/$name.log"
+	fi
+	rm -f "$klog" "$dlog"
 
-	[ -n "$note" ] && echo "### harness: $verdict: $note" >>"$out/logs/$name.log"
 	echo "$verdict $name" >>"$out/results"
 	rm -f "$out/current"
 	say "$verdict $name ($((SECONDS - t0)) s)${note:+: $note}"
@@ -333,6 +362,9 @@ esac
 
 # The whole kernel log, as it happens (the console shows warnings at most).
 dmesg --follow --decode >"$out/kmsg.log" 2>&1 &
+# The daemons log to syslog once detached: keep it, run_one files it by test.
+rm -f "$out/syslog.log"
+[ -S /dev/log ] || busybox syslogd -n -s 0 -O "$out/syslog.log" &
 
 case $UBLK_VM_MODULE in
 stock)

@@ -124,6 +124,17 @@ show_tail() {
 	tail -n "$n" "$f" | sed 's/^/    /'
 }
 
+# Why a test failed: its last words, then the summary guest.sh appended
+# (verdict, first kernel warning, the daemons' errors).
+show_failure() {
+	local f=$1
+
+	[ -s "$f" ] || { echo "    (no output: $f)"; return 0; }
+	echo "    --- $f: last lines, then the harness's summary ---"
+	awk '/^### harness:/ { exit } { print }' "$f" | tail -n 20 | sed 's/^/    /'
+	sed -n '/^### harness: summary:/,$p' "$f" | sed 's/^/    /'
+}
+
 cleanup() {
 	local rc=$? i
 
@@ -430,7 +441,7 @@ report() {
 
 	while read -r r name; do
 		if [ "$r" = FAIL ]; then
-			show_tail 30 "$out/logs/$name.log"
+			show_failure "$out/logs/$name.log"
 		fi
 	done <"$res"
 	if [ -n "$cur" ] && [ -f "$out/logs/$cur.log" ]; then
