@@ -35,13 +35,17 @@ udevadm settle -t 30
 wait_for 10 sched_is "$DEV_ID" none ||
 	fail "with the rule, ublkb$DEV_ID has scheduler $(cat "/sys/block/ublkb$DEV_ID/queue/scheduler")"
 log "with the rule: $(cat "/sys/block/ublkb$DEV_ID/queue/scheduler")"
-ublk_del "$DEV_ID"
+ruled=$DEV_ID
+ublk_del "$ruled"
+# events of that device, run under the rule, are over before it goes
+udevadm settle -t 30
 
-# overridable: masking the rule restores the kernel's choice
+# overridable: masking the rule restores the kernel's choice (on another
+# id: a late event of the old ublkbN cannot reach the new one)
 rm -f /run/udev/rules.d/60-ublk-scheduler.rules
 ln -s /dev/null /run/udev/rules.d/60-ublk-scheduler.rules
 udevadm control --reload
-ublk_add -t null -q 1 --size 64M
+ublk_add -t null -q 1 --size 64M -n $((ruled + 1))
 udevadm settle -t 30
 sched_is "$DEV_ID" "$kernel_default" ||
 	fail "with the rule masked, ublkb$DEV_ID has $(sched "$DEV_ID"), expected $kernel_default"
