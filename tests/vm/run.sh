@@ -43,7 +43,8 @@
 #                            several work trees do not wait for each other
 #
 # Logs: $root/build/out/ ($root/build-NAME/out/ with a slot) (build.log, check.log, vm.log, kmsg.log,
-# logs/NAME.log), where $root is the path mkroot.sh prints.
+# syslog.log, logs/NAME.log: a test's output, then the kernel's and the
+# daemons' messages during it), where $root is the path mkroot.sh prints.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
