@@ -67,18 +67,23 @@ static void print_cpus(const json_t *q)
 		printf("%lld ", (long long)json_integer_value(cpu));
 }
 
-/* Where each queue's requests were served: BPF, or the daemon. */
+/* Where each queue's requests were served: BPF, or the daemon; failures. */
 static void print_queue_stats(const json_t *q)
 {
-	long long daemon = get_int(q, "nr_io_daemon");
+	long long daemon = get_int(q, "nr_io_daemon"), err = get_int(q, "nr_io_err");
 	const json_t *bpf = json_object_get(q, "bpf");
 
 	if (get_int(bpf, "nr_io") >= 0)
-		printf("\t\tio: bpf %lld redirected %lld retried %lld split %lld daemon %lld\n",
+		printf("\t\tio: bpf %lld redirected %lld retried %lld split %lld daemon %lld",
 		       get_int(bpf, "nr_io"), get_int(bpf, "nr_redirect"), get_int(bpf, "nr_retry"),
 		       get_int(bpf, "nr_split"), daemon);
 	else if (daemon >= 0)
-		printf("\t\tio: daemon %lld\n", daemon);
+		printf("\t\tio: daemon %lld", daemon);
+	else
+		return;
+	if (err > 0)
+		printf(" failed %lld", err);
+	printf("\n");
 }
 
 static void print_state(const json_t *state)

@@ -86,8 +86,14 @@ static void ublk_log_io_err(const struct ublk_queue *q, int tag, int res)
 
 	ublk_err("queue %d: %s of %u sectors at sector %llu failed: %s%s", q->q_id,
 		 op < sizeof(names) / sizeof(names[0]) ? names[op] : "request", iod->nr_sectors,
-		 (unsigned long long)iod->start_sector, strerror(-res),
+		 (unsigned long long)iod->start_sector, res ? strerror(-res) : "nothing read",
 		 q->nr_io_err == UBLK_IO_ERR_LOGGED ? " (further errors are only counted)" : "");
+}
+
+/* What the kernel fails: an error, or a read that read nothing (EOF). */
+static inline bool ublk_io_failed(const struct ublk_queue *q, int tag, int res)
+{
+	return res < 0 || (!res && ublksrv_get_op(&q->iods[tag]) == UBLK_IO_OP_READ);
 }
 
 void ublk_complete_io(struct ublk_queue *q, int tag, int res)
@@ -98,7 +104,7 @@ void ublk_complete_io(struct ublk_queue *q, int tag, int res)
 		io->flags &= ~UBLK_IO_IN_TGT;
 		q->tgt_inflight--;
 	}
-	if (res < 0 && ++q->nr_io_err <= UBLK_IO_ERR_LOGGED)
+	if (ublk_io_failed(q, tag, res) && ++q->nr_io_err <= UBLK_IO_ERR_LOGGED)
 		ublk_log_io_err(q, tag, res);
 	ublk_queue_cmd(q, tag, UBLK_U_IO_COMMIT_AND_FETCH_REQ, res);
 }

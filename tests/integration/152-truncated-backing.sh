@@ -11,7 +11,7 @@
 # before the cut and zeroes after it. On the userspace path, and with --bpf
 # splitting every request into 4 KiB pieces (--bpf_split 4k: the request
 # across the cut has a short piece in its middle, the pieces after it read
-# nothing). No kernel warning.
+# nothing). No kernel warning. `ublk list` counts the daemon's failures.
 # timeout: 300
 . "$(dirname "$0")/lib.sh"
 
@@ -27,6 +27,11 @@ rd() {
 
 # same OFF LEN FILE: bytes OFF..OFF+LEN of FILE equal $T_WORK/rd
 same() { cmp -s -n "$2" <(tail -c +$(($1 + 1)) "$3") "$T_WORK/rd"; }
+
+# `ublk list` counts at least N failed requests (udev's probes may add some)
+list_says_failed() {
+	ublk list -n "$DEV_ID" | awk -v n="$1" '/io: daemon .* failed/ && $NF >= n { f = 1 } END { exit !f }'
+}
 
 run_path() {
 	local path=$1 extra=()
@@ -46,6 +51,9 @@ run_path() {
 	if rd $((8 * M)) 65536; then
 		fail "$path: a read past the end of the truncated file succeeded"
 	fi
+	# the daemon failed both: `ublk list` counts them
+	[ "$path" = bpf ] || wait_for 5 list_says_failed 2 ||
+		fail "$path: ublk list should count 2 failed requests or more: $(ublk list -n "$DEV_ID")"
 
 	truncate -s 16M "$T_WORK/backing"
 	head -c "$cut" "$T_WORK/pattern" >"$T_WORK/expected"
