@@ -162,7 +162,7 @@ log_summary() {
 	local note=$1 klog=$2 dlog=$3
 
 	echo "### harness: summary: FAIL: $note"
-	grep -E -m 1 -B 1 -A 14 "$kwarn" "$klog" 2>/dev/null | sed 's/^/kernel: /'
+	grep -E -m 1 -B 1 -A 24 "$kwarn" "$klog" 2>/dev/null | sed 's/^/kernel: /'
 	grep -E 'daemon\.(err|warn)' "$dlog" 2>/dev/null | tail -n 10 | sed 's/^/daemon: /'
 }
 
